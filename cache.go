@@ -1,0 +1,359 @@
+// Package fastimagecache ingests images from people nobody trusts, proves they are what
+// they claim, decodes them under hard budgets, resizes them, and serves the renditions
+// from a content-addressed cache.
+//
+// # Use
+//
+// Open a [Cache] on a directory with [New], ingest untrusted bytes with [Cache.Put] (the
+// returned [ID] is the SHA-256 of the bytes), and read resized renditions with [Cache.Get].
+// Every byte that Get returns was produced by this package's own encoder: originals,
+// metadata and anything appended to a file are never served.
+//
+// # Defaults
+//
+// Every zero field of [Limits] takes its value from [DefaultLimits]: 32 MiB of input,
+// 16384×16384 and 50,000,000 pixels per frame, 100 frames and 200,000,000 pixels per
+// animation, a 10 s decode timeout, a 1 GiB memory budget for decodes in flight, 64 decodes
+// queued for that budget, and the input formats JPEG, PNG, GIF and WebP (BMP and TIFF must be
+// asked for). Renditions are kept within 1 GiB of disk by default ([WithMaxStoreBytes]).
+//
+// # What it defends against
+//
+//   - Disguised files: the format comes from magic bytes only, and a declared Content-Type
+//     ([DeclaredType]) must agree with it. SVG is never accepted.
+//   - Decompression and pixel bombs: dimensions, frame counts, JPEG scan counts and TIFF
+//     strip/tile counts are read from headers and checked before any pixel buffer exists.
+//   - Memory exhaustion: each decode reserves its estimated memory from a budget shared by
+//     the whole Cache; decodes wait for room (bounded queue) or fail, never overcommit.
+//   - CPU exhaustion: every decode runs under a deadline and stops at its next read once its
+//     context is done.
+//   - Decoder panics: recovered into [ErrCorrupt].
+//   - Path tricks: files are named by hex digests only, under an [os.Root].
+//   - Polyglots and metadata: renditions are re-encoded; EXIF is read only for orientation,
+//     by a bounds-checked reader, and stripped.
+//
+// Every failure wraps one of the exported sentinel errors; test with [errors.Is].
+package fastimagecache
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+)
+
+// Errors. Every failure returned by this package wraps one of these; test with errors.Is.
+// A deadline also satisfies errors.Is(err, context.DeadlineExceeded) and never matches
+// ErrCorrupt.
+var (
+	// ErrTooLarge is returned when the input has more bytes than Limits.MaxBytes.
+	ErrTooLarge = errors.New("fastimagecache: input too large")
+	// ErrDimensions is returned when width, height, pixels, frames, scans, tiles or the
+	// memory a decode needs are over the limits, or a size is zero or negative.
+	ErrDimensions = errors.New("fastimagecache: image dimensions out of bounds")
+	// ErrUnsupportedFormat is returned when the magic bytes are not an accepted image format.
+	ErrUnsupportedFormat = errors.New("fastimagecache: unsupported format")
+	// ErrTypeMismatch is returned when the declared Content-Type disagrees with the bytes.
+	ErrTypeMismatch = errors.New("fastimagecache: declared type does not match content")
+	// ErrCorrupt is returned when a decoder rejects the data (including a recovered decoder
+	// panic), or when stored bytes no longer match their digest.
+	ErrCorrupt = errors.New("fastimagecache: corrupt image")
+	// ErrNotFound is returned when no image is stored under an ID.
+	ErrNotFound = errors.New("fastimagecache: not found")
+	// ErrInvalidSpec is returned for a Spec outside its limits, or an ID that is not 64
+	// lowercase hex characters.
+	ErrInvalidSpec = errors.New("fastimagecache: invalid spec")
+	// ErrClosed is returned by every method after Close.
+	ErrClosed = errors.New("fastimagecache: cache closed")
+	// ErrForbiddenURL is returned when Fetch refuses a URL, a redirect, or the address it
+	// resolved to, and when fetching is not enabled.
+	ErrForbiddenURL = errors.New("fastimagecache: forbidden URL")
+	// ErrBusy is returned when too many decodes are already waiting for memory budget;
+	// retry later. Cache hits never wait.
+	ErrBusy = errors.New("fastimagecache: busy")
+	// ErrStorage is returned when the store itself fails (disk full, I/O error). The
+	// message never contains the store's absolute path.
+	ErrStorage = errors.New("fastimagecache: storage failure")
+)
+
+// ID names a stored original: the SHA-256 of its bytes as 64 lowercase hex characters.
+type ID string
+
+// ParseID returns s as an ID if it is exactly 64 lowercase hex characters, and an error
+// wrapping ErrInvalidSpec otherwise. It never echoes s in the error.
+func ParseID(s string) (ID, error) {
+	if !isHexDigest(s) {
+		return "", fmt.Errorf("id is not 64 lowercase hex characters: %w", ErrInvalidSpec)
+	}
+	return ID(s), nil
+}
+
+func isHexDigest(s string) bool {
+	if len(s) != 2*sha256.Size {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func idOf(data []byte) ID {
+	sum := sha256.Sum256(data)
+	return ID(hex.EncodeToString(sum[:]))
+}
+
+// short is the form of an ID used in logs and errors.
+func (id ID) short() string {
+	if len(id) > 12 {
+		return string(id[:12])
+	}
+	return string(id)
+}
+
+// Format is an image format, as detected from magic bytes.
+type Format string
+
+// The formats the package knows. Input formats are limited by Limits.Formats; output
+// formats are JPEG, PNG and GIF.
+const (
+	JPEG Format = "jpeg"
+	PNG  Format = "png"
+	GIF  Format = "gif"
+	WebP Format = "webp"
+	BMP  Format = "bmp"
+	TIFF Format = "tiff"
+)
+
+func (f Format) known() bool {
+	switch f {
+	case JPEG, PNG, GIF, WebP, BMP, TIFF:
+		return true
+	}
+	return false
+}
+
+// ContentType returns the format's media type, such as "image/jpeg".
+func (f Format) ContentType() string {
+	if f == "" {
+		return "application/octet-stream"
+	}
+	return "image/" + string(f)
+}
+
+// Info describes a stored original.
+type Info struct {
+	ID     ID
+	Format Format // detected from magic bytes, never from a name or header
+	Width  int
+	Height int
+	Frames int   // 1 for still images
+	Size   int64 // bytes of the original
+}
+
+// A Rendition is an open, seekable stream of encoded bytes plus what an HTTP response
+// needs. The caller must Close it.
+type Rendition struct {
+	io.ReadSeekCloser
+	ContentType string // e.g. "image/jpeg"
+	ETag        string // strong, derived from the SHA-256 of the rendition's bytes
+	Size        int64
+	Width       int
+	Height      int
+	ModTime     time.Time
+}
+
+// Cache is a content-addressed image cache on one directory. It is safe for concurrent
+// use by many goroutines. Only one Cache (in one process) should use a directory at a time.
+type Cache struct {
+	cfg    config
+	lim    Limits
+	log    *slog.Logger
+	store  storage
+	budget *budget
+	group  singleflight.Group
+	hooks  hooks
+	now    func() time.Time
+
+	// mu guards closed and calls.
+	mu     sync.RWMutex
+	closed bool
+	calls  sync.WaitGroup
+}
+
+// hooks are test seams; all nil in production.
+type hooks struct {
+	// decodeStart runs in the decode goroutine, after the budget is reserved and before the
+	// decoder starts, with the decode's context.
+	decodeStart func(ctx context.Context)
+	// getMiss runs when a Get misses the store, before it joins the shared render.
+	getMiss func()
+}
+
+// New opens the cache stored in dir, creating dir if it is missing; an existing store is
+// reopened with all its entries, and temporary files left by a crash are removed. Options
+// are validated once: a negative limit is an error.
+func New(dir string, opts ...Option) (*Cache, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o.applyOption(&cfg)
+	}
+	lim, err := cfg.limits.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.maxStoreBytes < 0 {
+		return nil, fmt.Errorf("fastimagecache: negative store quota %d", cfg.maxStoreBytes)
+	}
+	st, err := openDiskStore(dir, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Cache{
+		cfg:    cfg,
+		lim:    lim,
+		log:    cfg.logger,
+		store:  st,
+		budget: newBudget(lim.MemoryBudget, lim.MaxQueue),
+		now:    time.Now,
+	}, nil
+}
+
+// Limits returns the limits in force, with defaults filled in.
+func (c *Cache) Limits() Limits {
+	l := c.lim
+	l.Formats = append([]Format(nil), l.Formats...)
+	return l
+}
+
+// Close waits for calls in progress (and the decodes they started) to finish, then closes
+// the store. Later calls return ErrClosed. Close is idempotent.
+func (c *Cache) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	c.mu.Unlock()
+	c.calls.Wait()
+	// Decodes abandoned by callers whose context ended still hold budget; they end within
+	// DecodeTimeout. Wait for them so no goroutine touches the store after Close.
+	ctx, cancel := context.WithTimeout(context.Background(), c.lim.DecodeTimeout+time.Second)
+	defer cancel()
+	_ = c.budget.waitIdle(ctx)
+	if err := c.store.Close(); err != nil {
+		return fmt.Errorf("close store: %w: %w", ErrStorage, err)
+	}
+	return nil
+}
+
+// enter registers a call; it fails once the Cache is closed.
+func (c *Cache) enter() error {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
+		return ErrClosed
+	}
+	c.calls.Add(1)
+	return nil
+}
+
+func (c *Cache) leave() { c.calls.Done() }
+
+// Stat returns the Info of a stored original, or an error wrapping ErrNotFound.
+func (c *Cache) Stat(ctx context.Context, id ID) (Info, error) {
+	if err := c.enter(); err != nil {
+		return Info{}, err
+	}
+	defer c.leave()
+	if _, err := ParseID(string(id)); err != nil {
+		return Info{}, err
+	}
+	m, err := c.loadMeta(ctx, id)
+	if err != nil {
+		return Info{}, err
+	}
+	return m.info(id), nil
+}
+
+// Delete removes a stored original and all its renditions. It returns an error wrapping
+// ErrNotFound when there is no such ID.
+func (c *Cache) Delete(ctx context.Context, id ID) error {
+	if err := c.enter(); err != nil {
+		return err
+	}
+	defer c.leave()
+	if _, err := ParseID(string(id)); err != nil {
+		return err
+	}
+	if err := c.store.Delete(ctx, string(id)); err != nil {
+		return storeErr("delete "+id.short(), err)
+	}
+	return nil
+}
+
+// Fetch would ingest an image from a URL through exactly the Put pipeline. Remote fetching
+// is not implemented yet: Fetch always returns an error wrapping ErrForbiddenURL, and makes
+// no request.
+func (c *Cache) Fetch(ctx context.Context, rawURL string) (Info, error) {
+	if err := c.enter(); err != nil {
+		return Info{}, err
+	}
+	defer c.leave()
+	return Info{}, fmt.Errorf("fetching is not enabled: %w", ErrForbiddenURL)
+}
+
+// logReject records a rejected input at Info with a stable reason code.
+func (c *Cache) logReject(ctx context.Context, op string, err error, attrs ...slog.Attr) {
+	level := slog.LevelInfo
+	reason := reasonOf(err)
+	if reason == "storage" || reason == "internal" {
+		level = slog.LevelError
+	}
+	attrs = append(attrs, slog.String("op", op), slog.String("reason", reason))
+	c.log.LogAttrs(ctx, level, "image rejected", attrs...)
+}
+
+// reasonOf names the sentinel an error wraps, for logs and metrics.
+func reasonOf(err error) string {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "deadline"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.Is(err, ErrTooLarge):
+		return "too_large"
+	case errors.Is(err, ErrTypeMismatch):
+		return "type_mismatch"
+	case errors.Is(err, ErrUnsupportedFormat):
+		return "unsupported_format"
+	case errors.Is(err, ErrDimensions):
+		return "dimensions"
+	case errors.Is(err, ErrCorrupt):
+		return "corrupt"
+	case errors.Is(err, ErrNotFound):
+		return "not_found"
+	case errors.Is(err, ErrInvalidSpec):
+		return "invalid_spec"
+	case errors.Is(err, ErrBusy):
+		return "busy"
+	case errors.Is(err, ErrClosed):
+		return "closed"
+	case errors.Is(err, ErrForbiddenURL):
+		return "forbidden_url"
+	case errors.Is(err, ErrStorage):
+		return "storage"
+	}
+	return "internal"
+}

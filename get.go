@@ -1,0 +1,167 @@
+package fastimagecache
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/fastimagecache/fastimagecache/internal/store"
+)
+
+// Get returns the rendition of the image id described by spec, rendering and storing it
+// on a miss. A hit is served from the store without waiting for memory budget. A miss
+// decodes the stored original (verified against its ID) under the memory budget and
+// DecodeTimeout, applies JPEG EXIF orientation, resizes, and encodes with this package's
+// own encoder; concurrent Gets of the same missing rendition do that work once, and a
+// caller whose ctx ends stops waiting without failing the others.
+//
+// Errors wrap ErrNotFound (no such id), ErrInvalidSpec (spec out of limits, or a malformed
+// id), ErrCorrupt, ErrBusy, ErrStorage, ErrClosed, or the context's error. The caller must
+// Close the returned Rendition.
+func (c *Cache) Get(ctx context.Context, id ID, spec Spec) (*Rendition, error) {
+	if err := c.enter(); err != nil {
+		return nil, err
+	}
+	defer c.leave()
+	start := time.Now()
+	r, err := c.get(ctx, id, spec)
+	if err != nil {
+		c.logReject(ctx, "get", err, slog.String("id", id.short()), slog.Duration("dur", time.Since(start)))
+		return nil, err
+	}
+	return r, nil
+}
+
+func (c *Cache) get(ctx context.Context, id ID, spec Spec) (*Rendition, error) {
+	if _, err := ParseID(string(id)); err != nil {
+		return nil, err
+	}
+	m, err := c.loadMeta(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := spec.canonical(c.lim, m.info(id), m.Alpha)
+	if err != nil {
+		return nil, err
+	}
+	key := renditionKey(id, cs)
+	if r, err := c.openStored(ctx, id, key); err == nil {
+		return r, nil
+	} else if !errors.Is(err, store.ErrNotExist) {
+		return nil, storeErr("open rendition of "+id.short(), err)
+	}
+	if c.hooks.getMiss != nil {
+		c.hooks.getMiss()
+	}
+	ch := c.group.DoChan(key, func() (any, error) {
+		return c.renderAndStore(context.WithoutCancel(ctx), id, cs, key)
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.(*renderResult).open(), nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wait for rendition: %w", ctx.Err())
+	}
+}
+
+// renditionKey names the rendition of id under canonical spec s: hex digits only.
+func renditionKey(id ID, s Spec) string {
+	sum := sha256.Sum256([]byte("fastimagecache rendition\x00" + string(id) + "\x00" + s.key()))
+	return hex.EncodeToString(sum[:])
+}
+
+// openStored opens a stored rendition; store.ErrNotExist means a miss.
+func (c *Cache) openStored(ctx context.Context, id ID, key string) (*Rendition, error) {
+	sr, err := c.store.OpenRendition(ctx, string(id), key)
+	if err != nil {
+		return nil, err
+	}
+	var m renditionMeta
+	if err := json.Unmarshal(sr.Meta, &m); err != nil || !m.Format.known() {
+		sr.Close()
+		return nil, store.ErrNotExist // not ours: render again
+	}
+	return &Rendition{
+		ReadSeekCloser: sr.ReadSeekCloser,
+		ContentType:    m.Format.ContentType(),
+		ETag:           etag(sr.Digest),
+		Size:           sr.Size,
+		Width:          m.Width,
+		Height:         m.Height,
+		ModTime:        sr.ModTime,
+	}, nil
+}
+
+func etag(digest [32]byte) string { return `"` + hex.EncodeToString(digest[:16]) + `"` }
+
+// renderResult is the shared outcome of one render, handed to every waiting Get.
+type renderResult struct {
+	out     rendered
+	digest  [32]byte
+	modTime time.Time
+}
+
+func (r *renderResult) open() *Rendition {
+	return &Rendition{
+		ReadSeekCloser: nopCloser{bytes.NewReader(r.out.data)},
+		ContentType:    r.out.format.ContentType(),
+		ETag:           etag(r.digest),
+		Size:           int64(len(r.out.data)),
+		Width:          r.out.width,
+		Height:         r.out.height,
+		ModTime:        r.modTime,
+	}
+}
+
+type nopCloser struct{ *bytes.Reader }
+
+func (nopCloser) Close() error { return nil }
+
+// renderAndStore renders id under s and stores the result. It runs once per key however
+// many Gets wait for it, on a context that no single caller can cancel, bounded by twice
+// DecodeTimeout (waiting for budget, then decoding).
+func (c *Cache) renderAndStore(ctx context.Context, id ID, s Spec, key string) (res *renderResult, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.log.LogAttrs(ctx, slog.LevelError, "render panic recovered", slog.String("id", id.short()))
+			res, err = nil, fmt.Errorf("render %s: %w", id.short(), ErrCorrupt)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(ctx, 2*c.lim.DecodeTimeout)
+	defer cancel()
+	data, err := c.store.Original(ctx, string(id))
+	if err != nil {
+		return nil, storeErr("read "+id.short(), err)
+	}
+	h, err := inspect(data, putConfig{}, c.lim)
+	if err != nil {
+		return nil, err
+	}
+	var out rendered
+	need := renderBytes(h, s) + int64(len(data)) + decodeOverhead
+	err = c.run(ctx, need, func(ctx context.Context) error {
+		var err error
+		out, err = render(ctx, data, h, s)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	meta, err := json.Marshal(renditionMeta{Format: out.format, Width: out.width, Height: out.height})
+	if err != nil {
+		return nil, fmt.Errorf("encode rendition metadata: %w: %w", ErrStorage, err)
+	}
+	if err := c.store.PutRendition(ctx, string(id), key, meta, out.data); err != nil {
+		return nil, storeErr("store rendition of "+id.short(), err)
+	}
+	return &renderResult{out: out, digest: sha256.Sum256(out.data), modTime: c.now()}, nil
+}

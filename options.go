@@ -1,0 +1,108 @@
+package fastimagecache
+
+import (
+	"context"
+	"crypto/x509"
+	"log/slog"
+	"net/netip"
+	"net/url"
+	"time"
+)
+
+// An Option configures a Cache at New. The configuration does not change after New.
+type Option interface{ applyOption(*config) }
+
+// A PutOption configures one call to Put.
+type PutOption interface{ applyPut(*putConfig) }
+
+type optionFunc func(*config)
+
+func (f optionFunc) applyOption(c *config) { f(c) }
+
+type putOptionFunc func(*putConfig)
+
+func (f putOptionFunc) applyPut(p *putConfig) { f(p) }
+
+// defaultMaxStoreBytes is the rendition quota when WithMaxStoreBytes is not given.
+const defaultMaxStoreBytes = 1 << 30
+
+// config is what the With* options fill in. Zero values mean the safe default.
+type config struct {
+	limits        Limits
+	maxStoreBytes int64
+	logger        *slog.Logger
+	fetch         *FetchPolicy
+}
+
+func defaultConfig() config {
+	return config{
+		maxStoreBytes: defaultMaxStoreBytes,
+		logger:        slog.New(slog.DiscardHandler),
+	}
+}
+
+// WithLimits sets the limits every decode runs under. Zero fields take the values of
+// DefaultLimits; a negative field makes New fail.
+func WithLimits(l Limits) Option {
+	return optionFunc(func(c *config) { c.limits = l })
+}
+
+// WithMaxStoreBytes sets the quota, in bytes, for stored renditions; the least recently
+// used are evicted to stay within it. Originals are never evicted. Zero keeps the default
+// of 1 GiB; a negative value makes New fail.
+func WithMaxStoreBytes(n int64) Option {
+	return optionFunc(func(c *config) {
+		if n != 0 {
+			c.maxStoreBytes = n
+		}
+	})
+}
+
+// WithLogger sets the logger for rejected inputs (Info) and the Cache's own faults
+// (Error). Logs never contain raw input bytes, file names or absolute paths. A nil logger
+// discards, which is also the default; the global slog logger is never used.
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(c *config) {
+		if l == nil {
+			l = slog.New(slog.DiscardHandler)
+		}
+		c.logger = l
+	})
+}
+
+// FetchPolicy says which URLs Fetch may load. Its zero value allows nothing.
+type FetchPolicy struct {
+	AllowedHosts    []string       // exact names or "*.suffix"; "*": any host that passes the IP rules; nil: none
+	AllowedPorts    []int          // nil: 80 and 443
+	AllowHTTP       bool           // plain http (https only by default)
+	AllowedNetworks []netip.Prefix // explicit exceptions to the denied ranges (an intranet, a test server)
+	MaxRedirects    int            // 0: 3; negative: none; each hop re-checked by every rule
+	RootCAs         *x509.CertPool // nil: the system roots
+	Proxy           *url.URL       // nil: direct; proxy environment variables are never read
+	Timeout         time.Duration  // whole request; 0: 10 s
+	// LookupIP resolves names (nil: the system resolver). The IP actually dialled is checked at
+	// dial time, so a resolver that changes its answer (DNS rebinding) cannot reach a denied range.
+	LookupIP func(ctx context.Context, host string) ([]netip.Addr, error)
+}
+
+// WithFetch enables Cache.Fetch under policy p. Without it, Fetch returns ErrForbiddenURL.
+func WithFetch(p FetchPolicy) Option {
+	return optionFunc(func(c *config) { c.fetch = &p })
+}
+
+// putConfig is what PutOptions fill in.
+type putConfig struct {
+	declared    string
+	hasDeclared bool
+}
+
+// DeclaredType passes the client's Content-Type (a request's or a multipart part's
+// header) to Put, which then requires it to agree with the format detected from the
+// bytes, or fails with ErrTypeMismatch. Parameters such as "; charset=" are ignored. An
+// empty value and "application/octet-stream" make no claim and are not checked.
+func DeclaredType(contentType string) PutOption {
+	return putOptionFunc(func(p *putConfig) {
+		p.declared = contentType
+		p.hasDeclared = true
+	})
+}

@@ -1,0 +1,345 @@
+package fastimagecache
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/color"
+	"image/draw"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
+	"math"
+
+	"github.com/disintegration/imaging"
+)
+
+// Fit says how an image is fitted into a Spec's box.
+type Fit int
+
+// The fits.
+const (
+	Contain Fit = iota // scale to fit inside Width x Height, keep aspect ratio (the zero value)
+	Cover              // scale to cover the box, then crop the centre
+)
+
+// String returns "contain" or "cover".
+func (f Fit) String() string {
+	switch f {
+	case Contain:
+		return "contain"
+	case Cover:
+		return "cover"
+	}
+	return fmt.Sprintf("Fit(%d)", int(f))
+}
+
+// Spec describes a rendition.
+type Spec struct {
+	Width, Height int    // 0 means "unconstrained on this axis"; both 0 means full size
+	Fit           Fit    // Contain (default) or Cover
+	Format        Format // output format: JPEG, PNG or GIF; "" picks one for the source
+	Quality       int    // 1..100 for JPEG output; 0 means 82; ignored for PNG and GIF
+	// Enlarge allows the output to be larger than the source. By default an image is never
+	// scaled up: a box bigger than the source gives the source's size (Contain) or a crop of
+	// it (Cover).
+	Enlarge bool
+}
+
+const defaultJPEGQuality = 82
+
+// canonical validates s against the limits and the source, and returns it in the one form
+// that names its rendition: output format and quality resolved, Fit ignored where it makes
+// no difference. Two Specs that render the same bytes have the same canonical form.
+func (s Spec) canonical(lim Limits, src Info, alpha bool) (Spec, error) {
+	switch {
+	case s.Width < 0 || s.Height < 0:
+		return Spec{}, fmt.Errorf("negative size %dx%d: %w", s.Width, s.Height, ErrInvalidSpec)
+	case s.Width > lim.MaxWidth || s.Height > lim.MaxHeight:
+		return Spec{}, fmt.Errorf("size %dx%d over %dx%d: %w", s.Width, s.Height, lim.MaxWidth, lim.MaxHeight, ErrInvalidSpec)
+	case s.Quality < 0 || s.Quality > 100:
+		return Spec{}, fmt.Errorf("quality %d outside 1..100: %w", s.Quality, ErrInvalidSpec)
+	case s.Fit != Contain && s.Fit != Cover:
+		return Spec{}, fmt.Errorf("unknown fit %d: %w", int(s.Fit), ErrInvalidSpec)
+	}
+	switch s.Format {
+	case "":
+		s.Format = defaultOutput(src.Format, alpha)
+	case JPEG, PNG, GIF:
+	default:
+		return Spec{}, fmt.Errorf("output format %q not supported: %w", string(s.Format), ErrInvalidSpec)
+	}
+	if s.Format == JPEG {
+		if s.Quality == 0 {
+			s.Quality = defaultJPEGQuality
+		}
+	} else {
+		s.Quality = 0
+	}
+	if s.Width == 0 || s.Height == 0 {
+		s.Fit = Contain
+	}
+	if s.Width == 0 && s.Height == 0 {
+		s.Enlarge = false
+	}
+	return s, nil
+}
+
+// key is the canonical Spec's name inside the store, together with the ID.
+func (s Spec) key() string {
+	return fmt.Sprintf("v1 w=%d h=%d fit=%s fmt=%s q=%d enlarge=%t", s.Width, s.Height, s.Fit, s.Format, s.Quality, s.Enlarge)
+}
+
+// defaultOutput picks the output format for a source: the same for JPEG, PNG and GIF;
+// JPEG for other opaque sources, PNG when they may have transparency.
+func defaultOutput(src Format, alpha bool) Format {
+	switch src {
+	case JPEG, PNG, GIF:
+		return src
+	}
+	if alpha {
+		return PNG
+	}
+	return JPEG
+}
+
+// geometry computes, for an (oriented) source of sw×sh and a canonical Spec, the size the
+// image is scaled to (rw×rh) and the final size after the Cover crop (ow×oh).
+func geometry(sw, sh int, s Spec) (rw, rh, ow, oh int) {
+	if s.Width == 0 && s.Height == 0 {
+		return sw, sh, sw, sh
+	}
+	fw, fh := float64(s.Width)/float64(sw), float64(s.Height)/float64(sh)
+	var scale float64
+	switch {
+	case s.Width == 0:
+		scale = fh
+	case s.Height == 0:
+		scale = fw
+	case s.Fit == Cover:
+		scale = math.Max(fw, fh)
+	default:
+		scale = math.Min(fw, fh)
+	}
+	if !s.Enlarge && scale > 1 {
+		scale = 1
+	}
+	rw = max(1, int(math.Round(float64(sw)*scale)))
+	rh = max(1, int(math.Round(float64(sh)*scale)))
+	// Where one axis set the scale, land on it exactly despite rounding.
+	if scale == fw && s.Width > 0 {
+		rw = s.Width
+	}
+	if scale == fh && s.Height > 0 {
+		rh = s.Height
+	}
+	ow, oh = rw, rh
+	if s.Fit == Cover {
+		ow, oh = min(rw, s.Width), min(rh, s.Height)
+	}
+	return rw, rh, ow, oh
+}
+
+// orientedSize is the size an image of w×h has once its EXIF orientation is applied.
+func orientedSize(w, h, orientation int) (int, int) {
+	if orientation >= 5 && orientation <= 8 {
+		return h, w
+	}
+	return w, h
+}
+
+// renderBytes estimates the memory a render of h to s allocates on top of the decode:
+// the resize's intermediate (scaled width × source height) and result, the orientation
+// and crop copies, the encoder's output, and for animations the canvas and every frame.
+func renderBytes(h header, s Spec) int64 {
+	ow0, oh0 := orientedSize(h.width, h.height, h.orientation)
+	rw, rh, ow, oh := geometry(ow0, oh0, s)
+	src := int64(h.width) * int64(h.height)
+	scaled := int64(rw) * int64(rh)
+	out := int64(ow) * int64(oh)
+	tmp := int64(max(rw, rh)) * int64(max(h.width, h.height)) // resize intermediate, either axis first
+	est := h.decodeBytes + 4*(tmp+2*scaled+2*out)
+	if h.format == GIF {
+		est += 4 * src // canvas the first frame is composited on
+		if s.Format == GIF && h.frames > 1 {
+			est += 4*src + int64(h.frames)*(out+4*tmp/int64(h.frames)+1) // previous canvas, frames out
+		}
+	}
+	return est
+}
+
+// rendered is the output of render: encoded bytes and what describes them.
+type rendered struct {
+	data          []byte
+	format        Format
+	width, height int
+}
+
+// render decodes data (already inspected as h), applies EXIF orientation, resizes per the
+// canonical spec s and encodes. It is a function of its inputs only, so it can later run in
+// a separate worker process. Every output byte comes from our encoder.
+func render(ctx context.Context, data []byte, h header, s Spec) (rendered, error) {
+	dec, err := decodeImage(ctx, data, h, s.Format == GIF && h.frames > 1)
+	if err != nil {
+		return rendered{}, err
+	}
+	var buf bytes.Buffer
+	if dec.anim != nil {
+		w, hgt, err := encodeAnimation(ctx, &buf, dec.anim, h, s)
+		if err != nil {
+			return rendered{}, err
+		}
+		return rendered{data: buf.Bytes(), format: GIF, width: w, height: hgt}, nil
+	}
+	img := transform(dec.img, h, s)
+	if err := ctx.Err(); err != nil {
+		return rendered{}, err
+	}
+	if err := encode(&buf, img, s); err != nil {
+		return rendered{}, err
+	}
+	b := img.Bounds()
+	return rendered{data: buf.Bytes(), format: s.Format, width: b.Dx(), height: b.Dy()}, nil
+}
+
+// transform resizes src (as decoded, before orientation) so that, once oriented and
+// cropped, it matches the spec. Resizing comes before orientation, so the rotation works
+// on the small image.
+func transform(src image.Image, h header, s Spec) image.Image {
+	ow0, oh0 := orientedSize(h.width, h.height, h.orientation)
+	rw, rh, ow, oh := geometry(ow0, oh0, s)
+	dw, dh := rw, rh
+	if h.orientation >= 5 {
+		dw, dh = rh, rw
+	}
+	var img image.Image = src
+	if b := src.Bounds(); b.Dx() != dw || b.Dy() != dh {
+		img = imaging.Resize(src, dw, dh, imaging.Lanczos)
+	}
+	img = orient(img, h.orientation)
+	if ow != rw || oh != rh {
+		img = imaging.CropCenter(img, ow, oh)
+	}
+	return img
+}
+
+// orient applies an EXIF orientation (1..8).
+func orient(img image.Image, o int) image.Image {
+	switch o {
+	case 2:
+		return imaging.FlipH(img)
+	case 3:
+		return imaging.Rotate180(img)
+	case 4:
+		return imaging.FlipV(img)
+	case 5:
+		return imaging.Transpose(img)
+	case 6:
+		return imaging.Rotate270(img)
+	case 7:
+		return imaging.Transverse(img)
+	case 8:
+		return imaging.Rotate90(img)
+	}
+	return img
+}
+
+// encode writes img in the spec's format. JPEG output is flattened onto white.
+func encode(buf *bytes.Buffer, img image.Image, s Spec) error {
+	var err error
+	switch s.Format {
+	case JPEG:
+		err = jpeg.Encode(buf, flatten(img), &jpeg.Options{Quality: s.Quality})
+	case PNG:
+		enc := png.Encoder{CompressionLevel: png.DefaultCompression}
+		err = enc.Encode(buf, img)
+	case GIF:
+		err = gif.Encode(buf, img, &gif.Options{NumColors: 256})
+	default:
+		err = fmt.Errorf("no encoder for %q: %w", string(s.Format), ErrInvalidSpec)
+	}
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", s.Format, err)
+	}
+	return nil
+}
+
+// flatten composites an image with transparency onto white, for JPEG output.
+func flatten(img image.Image) image.Image {
+	if o, ok := img.(interface{ Opaque() bool }); ok && o.Opaque() {
+		return img
+	}
+	b := img.Bounds()
+	dst := image.NewRGBA(b)
+	draw.Draw(dst, b, image.White, image.Point{}, draw.Src)
+	draw.Draw(dst, b, img, b.Min, draw.Over)
+	return dst
+}
+
+// encodeAnimation resizes every frame of an animated GIF and encodes them as a new GIF,
+// keeping delays and the loop count. Frames are composited in order (honouring disposal),
+// so every output frame is a full picture.
+func encodeAnimation(ctx context.Context, buf *bytes.Buffer, g *gif.GIF, h header, s Spec) (int, int, error) {
+	screen := image.Rect(0, 0, g.Config.Width, g.Config.Height)
+	canvas := image.NewNRGBA(screen)
+	var previous *image.NRGBA
+	out := &gif.GIF{LoopCount: g.LoopCount}
+	var w, hgt int
+	for i, frame := range g.Image {
+		if err := ctx.Err(); err != nil {
+			return 0, 0, err
+		}
+		disposal := byte(0)
+		if i < len(g.Disposal) {
+			disposal = g.Disposal[i]
+		}
+		if disposal == gif.DisposalPrevious {
+			if previous == nil {
+				previous = image.NewNRGBA(screen)
+			}
+			copy(previous.Pix, canvas.Pix)
+		}
+		draw.Draw(canvas, frame.Bounds(), frame, frame.Bounds().Min, draw.Over)
+		small := transform(canvas, h, s)
+		b := small.Bounds()
+		w, hgt = b.Dx(), b.Dy()
+		pal := paletteFor(frame.Palette)
+		pf := image.NewPaletted(image.Rect(0, 0, w, hgt), pal)
+		draw.Draw(pf, pf.Bounds(), small, b.Min, draw.Src)
+		out.Image = append(out.Image, pf)
+		delay := 0
+		if i < len(g.Delay) {
+			delay = g.Delay[i]
+		}
+		out.Delay = append(out.Delay, delay)
+		// Every output frame is a full picture; clear it before the next one is shown.
+		out.Disposal = append(out.Disposal, gif.DisposalBackground)
+		switch disposal {
+		case gif.DisposalBackground:
+			draw.Draw(canvas, frame.Bounds(), image.Transparent, image.Point{}, draw.Src)
+		case gif.DisposalPrevious:
+			copy(canvas.Pix, previous.Pix)
+		}
+	}
+	out.Config = image.Config{Width: w, Height: hgt}
+	if err := gif.EncodeAll(buf, out); err != nil {
+		return 0, 0, fmt.Errorf("encode gif: %w", err)
+	}
+	return w, hgt, nil
+}
+
+// paletteFor returns the palette for a resized frame: the frame's own, with a transparent
+// entry so that cleared areas stay clear.
+func paletteFor(p color.Palette) color.Palette {
+	for _, c := range p {
+		if _, _, _, a := c.RGBA(); a == 0 {
+			return p
+		}
+	}
+	if len(p) >= 256 {
+		out := append(color.Palette(nil), p[:255]...)
+		return append(out, color.Transparent)
+	}
+	return append(append(color.Palette(nil), p...), color.Transparent)
+}

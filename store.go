@@ -1,0 +1,101 @@
+package fastimagecache
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/fastimagecache/fastimagecache/internal/store"
+)
+
+// storage is the seam between the Cache and where bytes live: the local filesystem now
+// (internal/store.Disk), object storage shared by many servers later. Keys are hex digests
+// only: the ID (SHA-256 of an original) and a rendition key (SHA-256 of the ID and the
+// canonical Spec). Implementations verify what they read back and never put a path or a
+// user string in an error.
+type storage interface {
+	PutOriginal(ctx context.Context, id string, data, meta []byte) (created bool, err error)
+	Original(ctx context.Context, id string) ([]byte, error)
+	OriginalMeta(ctx context.Context, id string) ([]byte, error)
+	Delete(ctx context.Context, id string) error
+	PutRendition(ctx context.Context, id, key string, meta, payload []byte) error
+	OpenRendition(ctx context.Context, id, key string) (*store.Rendition, error)
+	Stats() store.Stats
+	Close() error
+}
+
+// openDiskStore opens the local store; errors carry no absolute path.
+func openDiskStore(dir string, cfg config) (storage, error) {
+	d, err := store.Open(dir, store.Options{MaxRenditionBytes: cfg.maxStoreBytes, Logger: cfg.logger})
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w: %w", ErrStorage, err)
+	}
+	return d, nil
+}
+
+// storeErr maps a store failure onto the package's sentinels.
+func storeErr(op string, err error) error {
+	switch {
+	case errors.Is(err, store.ErrNotExist), errors.Is(err, store.ErrInvalidKey):
+		return fmt.Errorf("%s: %w", op, ErrNotFound)
+	case errors.Is(err, store.ErrCorrupt):
+		return fmt.Errorf("%s: stored bytes fail verification: %w", op, ErrCorrupt)
+	case errors.Is(err, store.ErrClosed):
+		return fmt.Errorf("%s: %w", op, ErrClosed)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return fmt.Errorf("%s: %w: %w", op, ErrStorage, err)
+}
+
+// originalMeta is what is stored beside an original, so Stat and Get need not re-read it.
+type originalMeta struct {
+	Format Format `json:"format"`
+	Width  int    `json:"width"`
+	Height int    `json:"height"`
+	Frames int    `json:"frames"`
+	Size   int64  `json:"size"`
+	Alpha  bool   `json:"alpha"`
+}
+
+func metaOf(h header, size int64) originalMeta {
+	return originalMeta{Format: h.format, Width: h.width, Height: h.height, Frames: h.frames, Size: size, Alpha: h.alpha}
+}
+
+func (m originalMeta) info(id ID) Info {
+	return Info{ID: id, Format: m.Format, Width: m.Width, Height: m.Height, Frames: m.Frames, Size: m.Size}
+}
+
+func (m originalMeta) valid() bool {
+	return m.Format.known() && m.Width > 0 && m.Height > 0 && m.Frames > 0 && m.Size > 0
+}
+
+// loadMeta reads an original's metadata. Metadata that does not parse is rebuilt from the
+// original itself (which the store verifies against its digest).
+func (c *Cache) loadMeta(ctx context.Context, id ID) (originalMeta, error) {
+	raw, err := c.store.OriginalMeta(ctx, string(id))
+	if err != nil {
+		return originalMeta{}, storeErr("stat "+id.short(), err)
+	}
+	var m originalMeta
+	if json.Unmarshal(raw, &m) == nil && m.valid() {
+		return m, nil
+	}
+	data, err := c.store.Original(ctx, string(id))
+	if err != nil {
+		return originalMeta{}, storeErr("read "+id.short(), err)
+	}
+	h, err := inspect(data, putConfig{}, c.lim)
+	if err != nil {
+		return originalMeta{}, err
+	}
+	return metaOf(h, int64(len(data))), nil
+}
+
+// renditionMeta is stored inside a rendition file.
+type renditionMeta struct {
+	Format Format `json:"format"`
+	Width  int    `json:"width"`
+	Height int    `json:"height"`
+}

@@ -1,0 +1,371 @@
+package fastimagecache
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
+	"math"
+	"mime"
+	"strings"
+
+	"github.com/gabriel-vasile/mimetype"
+	"golang.org/x/image/bmp"
+	"golang.org/x/image/tiff"
+	"golang.org/x/image/webp"
+
+	"github.com/fastimagecache/fastimagecache/internal/gifscan"
+	"github.com/fastimagecache/fastimagecache/internal/jpegscan"
+	"github.com/fastimagecache/fastimagecache/internal/tiffscan"
+	"github.com/fastimagecache/fastimagecache/internal/webpscan"
+)
+
+// header is what validate.go learns from an input without decoding pixels.
+type header struct {
+	format      Format
+	width       int
+	height      int
+	frames      int
+	totalPixels int64 // sum of frame pixels
+	decodeBytes int64 // estimated bytes the decoder allocates
+	orientation int   // EXIF orientation (JPEG only), 1..8
+	alpha       bool  // the decoded image may have transparency
+}
+
+// sniff detects the format from magic bytes. Anything that is not one of the six raster
+// formats (HTML, PHP, SVG, ZIP, ...) is ErrUnsupportedFormat.
+func sniff(data []byte) (Format, bool) {
+	mt := mimetype.Detect(data)
+	for m := mt; m != nil; m = m.Parent() {
+		switch m.String() {
+		case "image/jpeg":
+			return JPEG, true
+		case "image/png", "image/vnd.mozilla.apng":
+			return PNG, true
+		case "image/gif":
+			return GIF, true
+		case "image/webp":
+			return WebP, true
+		case "image/bmp":
+			return BMP, true
+		case "image/tiff":
+			return TIFF, true
+		}
+	}
+	return "", false
+}
+
+// declaredFormat maps a client's Content-Type to a format. claim is false for types that
+// make no claim ("" and application/octet-stream); ok is false for types that name no
+// accepted raster format (text/html, image/svg+xml, ...).
+func declaredFormat(contentType string) (f Format, claim, ok bool) {
+	ct := strings.TrimSpace(contentType)
+	if ct == "" {
+		return "", false, false
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return "", true, false
+	}
+	switch mt {
+	case "application/octet-stream":
+		return "", false, false
+	case "image/jpeg", "image/jpg", "image/pjpeg":
+		return JPEG, true, true
+	case "image/png", "image/x-png", "image/apng":
+		return PNG, true, true
+	case "image/gif":
+		return GIF, true, true
+	case "image/webp":
+		return WebP, true, true
+	case "image/bmp", "image/x-bmp", "image/x-ms-bmp":
+		return BMP, true, true
+	case "image/tiff", "image/x-tiff":
+		return TIFF, true, true
+	}
+	return "", true, false
+}
+
+// inspect checks an input from its magic bytes and header alone, in the order a careful
+// reader would: what it is, whether the client's claim agrees, and whether its declared
+// sizes and counts fit the limits. No pixel buffer is allocated.
+func inspect(data []byte, pc putConfig, lim Limits) (header, error) {
+	if len(data) == 0 {
+		return header{}, fmt.Errorf("empty input: %w", ErrUnsupportedFormat)
+	}
+	f, isImage := sniff(data)
+	var claimed Format
+	var claim, claimOK bool
+	if pc.hasDeclared {
+		claimed, claim, claimOK = declaredFormat(pc.declared)
+	}
+	if !isImage {
+		if claim {
+			return header{}, fmt.Errorf("content is not an image but was declared as one: %w: %w", ErrUnsupportedFormat, ErrTypeMismatch)
+		}
+		return header{}, fmt.Errorf("content is not a supported image: %w", ErrUnsupportedFormat)
+	}
+	if claim && (!claimOK || claimed != f) {
+		return header{}, fmt.Errorf("declared type disagrees with %s content: %w", f, ErrTypeMismatch)
+	}
+	if !lim.accepts(f) {
+		return header{}, fmt.Errorf("%s is not an accepted format: %w", f, ErrUnsupportedFormat)
+	}
+	var h header
+	var err error
+	switch f {
+	case JPEG:
+		h, err = inspectJPEG(data, lim)
+	case PNG:
+		h, err = inspectPNG(data, lim)
+	case GIF:
+		h, err = inspectGIF(data, lim)
+	case WebP:
+		h, err = inspectWebP(data, lim)
+	case BMP:
+		h, err = inspectBMP(data, lim)
+	case TIFF:
+		h, err = inspectTIFF(data, lim)
+	}
+	if err != nil {
+		return header{}, fmt.Errorf("%s header: %w", f, err)
+	}
+	h.format = f
+	if h.frames == 0 {
+		h.frames = 1
+		h.totalPixels = int64(h.width) * int64(h.height)
+	}
+	if h.orientation == 0 {
+		h.orientation = 1
+	}
+	return h, nil
+}
+
+// corrupt wraps a decoder's or scanner's complaint about broken data.
+func corrupt(err error) error { return fmt.Errorf("%w: %w", ErrCorrupt, err) }
+
+// checkConfig cross-checks our own header scan with the Go decoder's DecodeConfig, so the
+// decoder that runs later reads the same size we checked.
+func checkConfig(cfg image.Config, err error, w, h int) error {
+	if err != nil {
+		return corrupt(err)
+	}
+	if cfg.Width != w || cfg.Height != h {
+		return fmt.Errorf("decoder reads %dx%d, header scan %dx%d: %w", cfg.Width, cfg.Height, w, h, ErrCorrupt)
+	}
+	return nil
+}
+
+func inspectJPEG(data []byte, lim Limits) (header, error) {
+	info, err := jpegscan.Scan(data, maxJPEGScans)
+	if err != nil && info.Width > 0 && info.Height > 0 {
+		// A size read before the scanner gave up still counts: too big is ErrDimensions.
+		if lerr := lim.checkFrame(info.Width, info.Height); lerr != nil {
+			return header{}, lerr
+		}
+	}
+	switch {
+	case errors.Is(err, jpegscan.ErrTooManyScans):
+		return header{}, &LimitError{What: "jpeg scans", Value: maxJPEGScans + 1, Limit: maxJPEGScans, err: ErrDimensions}
+	case errors.Is(err, jpegscan.ErrUnsupported):
+		return header{}, fmt.Errorf("%w: %w", ErrUnsupportedFormat, err)
+	case err != nil:
+		return header{}, corrupt(err)
+	}
+	if err := lim.checkFrame(info.Width, info.Height); err != nil {
+		return header{}, err
+	}
+	cfg, err := jpeg.DecodeConfig(bytes.NewReader(data))
+	if err := checkConfig(cfg, err, info.Width, info.Height); err != nil {
+		return header{}, err
+	}
+	return header{
+		width:       info.Width,
+		height:      info.Height,
+		decodeBytes: info.DecodedBytes(),
+		orientation: info.Orientation,
+	}, nil
+}
+
+func inspectPNG(data []byte, lim Limits) (header, error) {
+	// Read IHDR's size ourselves first: image/png calls a zero or over-int32 size a format
+	// error, but it is a size out of bounds.
+	const ihdrEnd = 8 + 8 + 8 // signature, chunk length+type, width, height
+	if len(data) >= ihdrEnd && string(data[12:16]) == "IHDR" {
+		w := int64(binary.BigEndian.Uint32(data[16:20]))
+		h := int64(binary.BigEndian.Uint32(data[20:24]))
+		if w == 0 || h == 0 || w > math.MaxInt32 || h > math.MaxInt32 {
+			return header{}, &LimitError{What: "size", Width: int(min(w, math.MaxInt32)), Height: int(min(h, math.MaxInt32)), err: ErrDimensions}
+		}
+		if err := lim.checkFrame(int(w), int(h)); err != nil {
+			return header{}, err
+		}
+	}
+	cfg, err := png.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return header{}, corrupt(err)
+	}
+	if err := lim.checkFrame(cfg.Width, cfg.Height); err != nil {
+		return header{}, err
+	}
+	px := int64(cfg.Width) * int64(cfg.Height)
+	bpp := bytesPerPixel(cfg.ColorModel)
+	est := px * bpp
+	// IHDR's interlace byte: an interlaced PNG is decoded pass by pass into images that
+	// are then merged, about twice the memory.
+	const interlaceOffset = 8 + 8 + 12 // signature, chunk length+type, 12 bytes of IHDR fields
+	if len(data) > interlaceOffset && data[interlaceOffset] != 0 {
+		est *= 2
+	}
+	est += 2 * (int64(cfg.Width)*bpp + 1) // current and previous row
+	_, palette := cfg.ColorModel.(color.Palette)
+	return header{
+		width:       cfg.Width,
+		height:      cfg.Height,
+		decodeBytes: est,
+		alpha:       palette || hasAlphaModel(cfg.ColorModel),
+	}, nil
+}
+
+func inspectGIF(data []byte, lim Limits) (header, error) {
+	info, err := gifscan.Scan(data, lim.MaxFrames)
+	switch {
+	case errors.Is(err, gifscan.ErrTooManyFrames):
+		return header{}, &LimitError{What: "frames", Value: int64(lim.MaxFrames) + 1, Limit: int64(lim.MaxFrames), err: ErrDimensions}
+	case errors.Is(err, gifscan.ErrFrameBounds):
+		return header{}, fmt.Errorf("%w: %w", ErrDimensions, err)
+	case err != nil:
+		return header{}, corrupt(err)
+	}
+	if err := lim.checkFrame(info.Width, info.Height); err != nil {
+		return header{}, err
+	}
+	if err := lim.checkAnimation(info.Frames, info.FramePixels); err != nil {
+		return header{}, err
+	}
+	cfg, err := gif.DecodeConfig(bytes.NewReader(data))
+	if err := checkConfig(cfg, err, info.Width, info.Height); err != nil {
+		return header{}, err
+	}
+	return header{
+		width:       info.Width,
+		height:      info.Height,
+		frames:      info.Frames,
+		totalPixels: info.FramePixels,
+		// DecodeAll keeps every frame as a paletted image: one byte per frame pixel.
+		decodeBytes: info.FramePixels,
+		alpha:       true,
+	}, nil
+}
+
+func inspectWebP(data []byte, lim Limits) (header, error) {
+	info, err := webpscan.Scan(data)
+	switch {
+	case errors.Is(err, webpscan.ErrUnsupported):
+		return header{}, fmt.Errorf("%w: %w", ErrUnsupportedFormat, err)
+	case err != nil:
+		return header{}, corrupt(err)
+	}
+	if err := lim.checkFrame(info.Width, info.Height); err != nil {
+		return header{}, err
+	}
+	cfg, err := webp.DecodeConfig(bytes.NewReader(data))
+	if err := checkConfig(cfg, err, info.Width, info.Height); err != nil {
+		return header{}, err
+	}
+	px := int64(info.Width) * int64(info.Height)
+	var est int64
+	switch {
+	case info.Lossless:
+		// vp8l decodes ARGB words and then converts them to an NRGBA image.
+		est = 8 * px
+	case info.Alpha:
+		est = px*3/2 + 2*px // YCbCr, the alpha plane and the NYCbCrA copy
+	default:
+		est = px*3/2 + px/2 // YCbCr plus the decoder's per-macroblock state
+	}
+	return header{width: info.Width, height: info.Height, decodeBytes: est, alpha: info.Alpha || info.Lossless}, nil
+}
+
+func inspectBMP(data []byte, lim Limits) (header, error) {
+	// x/image/bmp reports every size problem as "unsupported"; read the declared size
+	// ourselves so that a too-big or negative size is ErrDimensions, not a format error.
+	const infoHeaderEnd = 14 + 4 + 8 // file header, info header size, width, height
+	if len(data) >= infoHeaderEnd && binary.LittleEndian.Uint32(data[14:18]) >= 40 {
+		w := int64(int32(binary.LittleEndian.Uint32(data[18:22])))
+		h := int64(int32(binary.LittleEndian.Uint32(data[22:26])))
+		if h < 0 {
+			h = -h // top-down
+		}
+		if w <= 0 || h <= 0 || w > math.MaxInt32 || h > math.MaxInt32 {
+			return header{}, &LimitError{What: "size", Width: int(w), Height: int(h), err: ErrDimensions}
+		}
+		if err := lim.checkFrame(int(w), int(h)); err != nil {
+			return header{}, err
+		}
+	}
+	cfg, err := bmp.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return header{}, fmt.Errorf("%w: %w", ErrUnsupportedFormat, err)
+	}
+	if err := lim.checkFrame(cfg.Width, cfg.Height); err != nil {
+		return header{}, err
+	}
+	px := int64(cfg.Width) * int64(cfg.Height)
+	return header{width: cfg.Width, height: cfg.Height, decodeBytes: 4 * px, alpha: hasAlphaModel(cfg.ColorModel)}, nil
+}
+
+func inspectTIFF(data []byte, lim Limits) (header, error) {
+	info, err := tiffscan.Scan(data, tiffscan.Limits{MaxBlocks: maxTIFFBlocks, MaxIFDs: maxTIFFIFDs, MaxEntries: 1024})
+	switch {
+	case errors.Is(err, tiffscan.ErrTooManyBlocks):
+		return header{}, fmt.Errorf("%w: %w", ErrDimensions, err)
+	case errors.Is(err, tiffscan.ErrUnsupported):
+		return header{}, fmt.Errorf("%w: %w", ErrUnsupportedFormat, err)
+	case err != nil:
+		return header{}, corrupt(err)
+	}
+	if err := lim.checkFrame(info.Width, info.Height); err != nil {
+		return header{}, err
+	}
+	cfg, err := tiff.DecodeConfig(bytes.NewReader(data))
+	if err := checkConfig(cfg, err, info.Width, info.Height); err != nil {
+		return header{}, err
+	}
+	px := int64(info.Width) * int64(info.Height)
+	bpp := bytesPerPixel(cfg.ColorModel)
+	// Each strip or tile is read and decompressed into a buffer of its own: at most the
+	// file's size for the compressed side.
+	est := px*bpp + int64(len(data))
+	return header{width: info.Width, height: info.Height, decodeBytes: est, alpha: hasAlphaModel(cfg.ColorModel)}, nil
+}
+
+// bytesPerPixel is the size of one pixel in the image type a decoder returns for m.
+func bytesPerPixel(m color.Model) int64 {
+	switch m {
+	case color.GrayModel, color.AlphaModel:
+		return 1
+	case color.Gray16Model, color.Alpha16Model:
+		return 2
+	case color.RGBA64Model, color.NRGBA64Model:
+		return 8
+	}
+	if _, ok := m.(color.Palette); ok {
+		return 1
+	}
+	return 4
+}
+
+func hasAlphaModel(m color.Model) bool {
+	switch m {
+	case color.RGBAModel, color.NRGBAModel, color.RGBA64Model, color.NRGBA64Model, color.AlphaModel, color.Alpha16Model:
+		return true
+	}
+	_, ok := m.(color.Palette)
+	return ok
+}
