@@ -10,9 +10,9 @@
 // descriptor thousands of times, each claiming a 65535x65535 rectangle with a
 // few bytes of LZW data, makes the decoder allocate and decompress far more
 // than the file size suggests ("decompression bomb" by frame count and
-// frame area). The decoder also tolerates frames with an empty rectangle
-// placed anywhere, and it silently ignores anything after the trailer, which
-// lets a GIF double as another file format (a polyglot).
+// frame area). The decoder also accepts empty (zero-width or zero-height)
+// frames, and it silently ignores anything after the trailer, which lets a
+// GIF double as another file format (a polyglot).
 //
 // [Scan] walks the whole block structure over an in-memory byte slice,
 // skipping LZW data sub-blocks by their length bytes without decompressing
@@ -48,7 +48,7 @@ var (
 
 	// ErrFrameBounds reports a zero-sized logical screen, or a frame whose
 	// rectangle is empty or does not lie fully inside the logical screen.
-	ErrFrameBounds = errors.New("GIF frame outside logical screen")
+	ErrFrameBounds = errors.New("invalid GIF screen or frame bounds")
 
 	// ErrTooManyFrames reports that the file holds more image descriptors
 	// than the caller's maxFrames limit.

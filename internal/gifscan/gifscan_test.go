@@ -52,7 +52,7 @@ func (g *gifBuilder) colorTable(bits int) {
 
 // frameOpts tweaks a frame written by frame().
 type frameOpts struct {
-	lctBits  int  // <0: no local color table (0 value means 2-entry table, so use -1 explicitly)
+	lctBits  int  // local color table of 2^(lctBits+1) entries; -1 for none
 	litWidth byte // LZW minimum code size written (0 means 2)
 	noData   bool // write the block terminator straight after the code size
 }
@@ -309,7 +309,7 @@ func TestScanRejects(t *testing.T) {
 			wantErr: ErrFrameBounds,
 		},
 		{
-			name:    "frame origin far outside screen (empty-rect trick image/gif accepts)",
+			name:    "frame origin far outside screen",
 			data:    patch(valid, frameAt+1, 0xff, 0xff, 0xff, 0xff),
 			wantErr: ErrFrameBounds,
 		},

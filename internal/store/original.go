@@ -69,14 +69,12 @@ func (d *Disk) PutOriginal(ctx context.Context, id string, data, meta []byte) (c
 	}
 	defer func() { d.removeTemp(imgTmp) }()
 
-	renamed, created, err := d.commitOriginal(id, &metaTmp, &imgTmp, int64(len(data)))
+	syncs, created, err := d.commitOriginal(id, &metaTmp, &imgTmp, int64(len(data)))
 	if err != nil {
 		return false, err
 	}
-	if renamed {
-		if err := d.syncDir(originalDir(id)); err != nil {
-			return created, fsErr("sync original", id, err)
-		}
+	if err := d.syncDirs(syncs); err != nil {
+		return created, fsErr("sync original", id, err)
 	}
 	return created, nil
 }
@@ -84,46 +82,47 @@ func (d *Disk) PutOriginal(ctx context.Context, id string, data, meta []byte) (c
 // commitOriginal renames the prepared temp files into place under mu. A temp
 // name is cleared once it has been renamed (the deferred cleanup in
 // PutOriginal removes the rest).
-func (d *Disk) commitOriginal(id string, metaTmp, imgTmp *string, size int64) (renamed, created bool, err error) {
+func (d *Disk) commitOriginal(id string, metaTmp, imgTmp *string, size int64) (syncs []string, created bool, err error) {
 	const op = "write original"
 	img, mp := originalPath(id), metaPath(id)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed.Load() {
-		return false, false, fmt.Errorf("store: %s: %w", op, ErrClosed)
+		return nil, false, fmt.Errorf("store: %s: %w", op, ErrClosed)
 	}
-	if err := d.root.MkdirAll(originalDir(id), dirPerm); err != nil {
-		return false, false, fsErr(op, id, err)
+	syncs, err = d.mkdirsLocked(originalDir(id))
+	if err != nil {
+		return nil, false, fsErr(op, id, err)
 	}
 	imgOK, err := d.exists(img)
 	if err != nil {
-		return false, false, fsErr(op, id, err)
+		return nil, false, fsErr(op, id, err)
 	}
 	if imgOK {
 		metaOK, err := d.exists(mp)
 		if err != nil {
-			return false, false, fsErr(op, id, err)
+			return nil, false, fsErr(op, id, err)
 		}
 		if metaOK {
-			return false, false, nil
+			return syncs, false, nil
 		}
 		if err := d.root.Rename(*metaTmp, mp); err != nil {
-			return false, false, fsErr("write original meta", id, err)
+			return nil, false, fsErr("write original meta", id, err)
 		}
 		*metaTmp = ""
-		return true, false, nil
+		return append(syncs, originalDir(id)), false, nil
 	}
 	if err := d.root.Rename(*metaTmp, mp); err != nil {
-		return false, false, fsErr("write original meta", id, err)
+		return nil, false, fsErr("write original meta", id, err)
 	}
 	*metaTmp = ""
 	if err := d.root.Rename(*imgTmp, img); err != nil {
-		return true, false, fsErr(op, id, err)
+		return nil, false, fsErr(op, id, err)
 	}
 	*imgTmp = ""
 	d.originals++
 	d.originalBytes += size
-	return true, true, nil
+	return append(syncs, originalDir(id)), true, nil
 }
 
 // Original returns the original stored under id, verified against its

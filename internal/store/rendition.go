@@ -88,36 +88,39 @@ func (d *Disk) PutRendition(ctx context.Context, id, key string, meta, payload [
 	defer func() { d.removeTemp(tmp) }()
 	size := int64(len(hdr)) + int64(len(payload))
 
-	dir := renditionDir(id)
-	if err := d.commitRendition(id, key, &tmp, size, now); err != nil {
+	syncs, err := d.commitRendition(id, key, &tmp, size, now)
+	if err != nil {
 		return err
 	}
-	if err := d.syncDir(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		// ErrNotExist: deleted (or evicted with its directory) meanwhile.
+	if err := d.syncDirs(syncs); err != nil {
 		return fsErr("sync rendition", id, err)
 	}
 	return nil
 }
 
-func (d *Disk) commitRendition(id, key string, tmp *string, size int64, now time.Time) error {
+// commitRendition renames the prepared temp file into place if the
+// original exists, updates the index and enforces the quota, all under mu.
+// It returns the directories to fsync.
+func (d *Disk) commitRendition(id, key string, tmp *string, size int64, now time.Time) ([]string, error) {
 	const op = "write rendition"
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed.Load() {
-		return fmt.Errorf("store: %s: %w", op, ErrClosed)
+		return nil, fmt.Errorf("store: %s: %w", op, ErrClosed)
 	}
 	ok, err := d.exists(originalPath(id))
 	if err != nil {
-		return fsErr(op, id, err)
+		return nil, fsErr(op, id, err)
 	}
 	if !ok {
-		return notExist(op, id, nil)
+		return nil, notExist(op, id, nil)
 	}
-	if err := d.root.MkdirAll(renditionDir(id), dirPerm); err != nil {
-		return fsErr(op, id, err)
+	syncs, err := d.mkdirsLocked(renditionShard(id), renditionDir(id))
+	if err != nil {
+		return nil, fsErr(op, id, err)
 	}
 	if err := d.root.Rename(*tmp, renditionPath(id, key)); err != nil {
-		return fsErr(op, id, err)
+		return nil, fsErr(op, id, err)
 	}
 	*tmp = ""
 	if e := d.lookupLocked(id, key); e != nil {
@@ -131,7 +134,7 @@ func (d *Disk) commitRendition(id, key string, tmp *string, size int64, now time
 		d.indexLocked(e)
 	}
 	d.evictLocked()
-	return nil
+	return append(syncs, renditionDir(id)), nil
 }
 
 // OpenRendition opens and verifies rendition key of original id. A missing,
@@ -211,7 +214,12 @@ func (d *Disk) rejectRendition(id, key, name string, fi os.FileInfo, reason stri
 	d.log.Error("store: rendition failed verification", "id", short(id), "key", short(key), "reason", reason, "quarantined", moved)
 }
 
-var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+// readBufSize is the first read of a rendition: large enough for any header
+// (prefix + 64 KiB meta + trailer), so the header and — for small
+// renditions — the whole payload come in with one pread.
+const readBufSize = 128 << 10
+
+var readBufPool = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
 
 // verifyRendition parses and bounds-checks the header of f and verifies the
 // payload digest. A non-empty reason means the file is malformed or
@@ -224,53 +232,57 @@ func verifyRendition(f *os.File, fi os.FileInfo) (r *Rendition, reason string, e
 	if size < int64(prefixLen+trailerLen) {
 		return nil, "truncated header", nil
 	}
-	var prefix [prefixLen]byte
-	if _, err := f.ReadAt(prefix[:], 0); err != nil {
+	bp := readBufPool.Get().(*[]byte)
+	defer readBufPool.Put(bp)
+	buf := *bp
+	ra := fileReaderAt{f}
+	n, err := ra.ReadAt(buf[:min(size, int64(len(buf)))], 0)
+	if err != nil {
 		return readFailure(err, "truncated header")
 	}
-	if string(prefix[:4]) != renditionMagic {
+	if string(buf[:4]) != renditionMagic {
 		return nil, "bad magic", nil
 	}
-	if prefix[4] != renditionVersion {
+	if buf[4] != renditionVersion {
 		return nil, "unsupported version", nil
 	}
-	metaLen := int64(binary.BigEndian.Uint32(prefix[5:]))
+	metaLen := int(binary.BigEndian.Uint32(buf[5:prefixLen]))
 	if metaLen > MaxRenditionMeta {
 		return nil, "metadata too large", nil
 	}
-	off := int64(prefixLen) + metaLen + trailerLen
-	if off > size {
+	off := prefixLen + metaLen + trailerLen // <= len(buf) by the check above
+	if int64(off) > size {
 		return nil, "truncated header", nil
 	}
-	buf := make([]byte, metaLen+trailerLen)
-	if _, err := f.ReadAt(buf, int64(prefixLen)); err != nil {
-		return readFailure(err, "truncated header")
+	meta := bytes.Clone(buf[prefixLen : prefixLen+metaLen : prefixLen+metaLen])
+	if meta == nil {
+		meta = []byte{}
 	}
 	var digest [32]byte
-	copy(digest[:], buf[metaLen:])
-	payloadLen := binary.BigEndian.Uint64(buf[metaLen+sha256.Size:])
-	if payloadLen != uint64(size-off) {
+	copy(digest[:], buf[prefixLen+metaLen:])
+	payloadLen := binary.BigEndian.Uint64(buf[off-8 : off])
+	if payloadLen != uint64(size-int64(off)) {
 		return nil, "payload length mismatch", nil
 	}
-	ra := fileReaderAt{f}
 	h := sha256.New()
-	bp := copyBufPool.Get().(*[]byte)
-	n, err := io.CopyBuffer(h, io.NewSectionReader(ra, off, int64(payloadLen)), *bp)
-	copyBufPool.Put(bp)
-	if err != nil {
-		return nil, "", err
-	}
-	if n != int64(payloadLen) {
-		return nil, "truncated payload", nil
+	h.Write(buf[off:n])
+	if rest := size - int64(n); rest > 0 {
+		m, err := io.CopyBuffer(h, io.NewSectionReader(ra, int64(n), rest), buf)
+		if err != nil {
+			return nil, "", err
+		}
+		if m != rest {
+			return nil, "truncated payload", nil
+		}
 	}
 	var got [32]byte
 	h.Sum(got[:0])
-	if !bytes.Equal(got[:], digest[:]) {
+	if got != digest {
 		return nil, "digest mismatch", nil
 	}
 	return &Rendition{
-		ReadSeekCloser: &payloadReader{SectionReader: io.NewSectionReader(ra, off, int64(payloadLen)), f: f},
-		Meta:           buf[:metaLen:metaLen],
+		ReadSeekCloser: &payloadReader{SectionReader: io.NewSectionReader(ra, int64(off), int64(payloadLen)), f: f},
+		Meta:           meta,
 		Size:           int64(payloadLen),
 		ModTime:        fi.ModTime(),
 		Digest:         digest,

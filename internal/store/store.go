@@ -37,6 +37,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -83,7 +84,8 @@ type Options struct {
 	// (header + payload). <= 0 means no limit; the caller supplies its
 	// default.
 	MaxRenditionBytes int64
-	// Now is the clock; nil means time.Now.
+	// Now is the clock (LRU order, rendition mtimes); nil means time.Now.
+	// It is called concurrently.
 	Now func() time.Time
 	// Logger receives operational events; nil discards them. The global
 	// logger is never used.
@@ -107,9 +109,10 @@ type Disk struct {
 	// must be atomic with respect to each other: committing an original
 	// (existence check + renames), committing a rendition (original-exists
 	// check + mkdir + rename, so Delete cannot leave an orphan), Delete,
-	// eviction and quarantine moves. It is held only around short metadata
-	// operations (stat, rename, unlink, mkdir) — never while writing temp
-	// file contents, hashing, or fsyncing.
+	// eviction and quarantine moves. It is held only around metadata
+	// operations (stat, rename, unlink, mkdir; Delete's removal of one
+	// original's rendition directory) — never while writing temp file
+	// contents, reading, hashing, or fsyncing.
 	mu sync.Mutex
 	// rend is the rendition index: id → key → entry.
 	rend map[string]map[string]*entry
@@ -458,10 +461,11 @@ func short(id string) string {
 	return id
 }
 
-func originalDir(id string) string  { return dirOriginals + "/" + id[:2] }
-func originalPath(id string) string { return originalDir(id) + "/" + id + ".img" }
-func metaPath(id string) string     { return originalDir(id) + "/" + id + ".meta" }
-func renditionDir(id string) string { return dirRenditions + "/" + id[:2] + "/" + id }
+func originalDir(id string) string    { return dirOriginals + "/" + id[:2] }
+func renditionShard(id string) string { return dirRenditions + "/" + id[:2] }
+func originalPath(id string) string   { return originalDir(id) + "/" + id + ".img" }
+func metaPath(id string) string       { return originalDir(id) + "/" + id + ".meta" }
+func renditionDir(id string) string   { return renditionShard(id) + "/" + id }
 func renditionPath(id, key string) string {
 	return renditionDir(id) + "/" + key + ".rnd"
 }
@@ -598,6 +602,37 @@ func (d *Disk) removeTemp(name string) {
 	if err := d.root.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		d.log.Warn("store: cannot remove temp file", "err", cause(err))
 	}
+}
+
+// mkdirsLocked creates each of dirs (parents first) that is missing, and
+// returns the parents whose entries changed: the caller fsyncs them after
+// the commit so that new directories are durable. d.mu must be held.
+func (d *Disk) mkdirsLocked(dirs ...string) (changed []string, err error) {
+	for _, dir := range dirs {
+		ok, err := d.exists(dir)
+		if err != nil {
+			return changed, err
+		}
+		if ok {
+			continue
+		}
+		if err := d.root.Mkdir(dir, dirPerm); err != nil && !errors.Is(err, fs.ErrExist) {
+			return changed, cause(err)
+		}
+		changed = append(changed, path.Dir(dir))
+	}
+	return changed, nil
+}
+
+// syncDirs fsyncs directories inside the root, ignoring directories that
+// have been removed meanwhile (nothing left to make durable).
+func (d *Disk) syncDirs(dirs []string) error {
+	for _, dir := range dirs {
+		if err := d.syncDir(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }
 
 // syncDir fsyncs a directory inside the root.

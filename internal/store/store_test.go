@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -476,6 +477,71 @@ func TestRenditionEmptyPayloadAndMeta(t *testing.T) {
 	require.NoError(t, r.Close())
 }
 
+func TestLargeRendition(t *testing.T) {
+	// Larger than the first read: the header and the payload's head come
+	// from one read, the rest is streamed.
+	dir := t.TempDir()
+	d := openStore(t, dir, Options{})
+	id := putOrig(t, d, []byte("orig"), nil)
+	key := keyN(1)
+	meta := bytes.Repeat([]byte("m"), MaxRenditionMeta)
+	payload := payloadN(5, 3*readBufSize+17)
+	require.NoError(t, d.PutRendition(ctx, id, key, meta, payload))
+	r, err := d.OpenRendition(ctx, id, key)
+	require.NoError(t, err)
+	assert.Equal(t, meta, r.Meta)
+	assert.Equal(t, int64(len(payload)), r.Size)
+	assert.Equal(t, payload, readAll(t, r))
+	_, err = r.Seek(-100, io.SeekEnd)
+	require.NoError(t, err)
+	assert.Equal(t, payload[len(payload)-100:], readAll(t, r))
+	require.NoError(t, r.Close())
+
+	p := fileOf(dir, renditionPath(id, key))
+	raw, err := os.ReadFile(p)
+	require.NoError(t, err)
+	raw[len(raw)-readBufSize/2] ^= 0x10
+	require.NoError(t, os.WriteFile(p, raw, 0o640))
+	_, err = d.OpenRendition(ctx, id, key)
+	require.ErrorIs(t, err, ErrNotExist)
+	assert.Equal(t, int64(1), d.Stats().Quarantined)
+}
+
+func TestOpenIgnoresForeignEntries(t *testing.T) {
+	dir := t.TempDir()
+	d := openStore(t, dir, Options{})
+	id := putOrig(t, d, []byte("orig"), nil)
+	require.NoError(t, d.PutRendition(ctx, id, keyN(1), nil, []byte("p")))
+	before := d.Stats()
+	require.NoError(t, d.Close())
+
+	foreign := []string{
+		"o/README",
+		"o/zz/x",
+		originalDir(id) + "/notes.txt",
+		originalDir(id) + "/" + strings.ToUpper(id) + ".img",
+		"r/README",
+		renditionShard(id) + "/junk",
+		renditionDir(id) + "/" + keyN(2) + ".tmp",
+		renditionDir(id) + "/short.rnd",
+	}
+	for _, f := range foreign {
+		require.NoError(t, os.MkdirAll(filepath.Dir(fileOf(dir, f)), 0o750))
+		require.NoError(t, os.WriteFile(fileOf(dir, f), []byte("foreign"), 0o640))
+	}
+	// A key-named directory is not a rendition either.
+	require.NoError(t, os.Mkdir(fileOf(dir, renditionPath(id, keyN(3))), 0o750))
+
+	logs := &syncBuffer{}
+	d = openStore(t, dir, Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	assert.Equal(t, before, d.Stats())
+	for _, f := range foreign {
+		assert.FileExists(t, fileOf(dir, f), "foreign files are left alone")
+	}
+	assert.Contains(t, logs.String(), "unexpected entries")
+	assert.NotContains(t, logs.String(), dir)
+}
+
 func TestRenditionMetaTooLarge(t *testing.T) {
 	d := openStore(t, t.TempDir(), Options{})
 	id := putOrig(t, d, []byte("orig"), nil)
@@ -868,7 +934,7 @@ func TestCommitRenditionRechecksOriginal(t *testing.T) {
 	tmp, err := d.writeTemp("test", id, time.Time{}, []byte("x"))
 	require.NoError(t, err)
 	require.NoError(t, d.Delete(ctx, id))
-	err = d.commitRendition(id, keyN(1), &tmp, 1, time.Now())
+	_, err = d.commitRendition(id, keyN(1), &tmp, 1, time.Now())
 	require.ErrorIs(t, err, ErrNotExist)
 	assert.NotEmpty(t, tmp, "temp file left for the caller's cleanup")
 	d.removeTemp(tmp)
@@ -880,7 +946,7 @@ func TestCommitRenditionRechecksOriginal(t *testing.T) {
 
 func TestConcurrent(t *testing.T) {
 	dir := t.TempDir()
-	quota := 20 * rsize(4, 64)
+	quota := 6 * rsize(4, 64)
 	d := openStore(t, dir, Options{MaxRenditionBytes: quota})
 	var origs [][]byte
 	var ids []string
@@ -890,7 +956,8 @@ func TestConcurrent(t *testing.T) {
 	}
 	const workers, ops = 8, 300
 	var wg sync.WaitGroup
-	errc := make(chan error, workers*ops)
+	errc := make(chan error, 2*workers*ops)
+	var hits, puts atomic.Int64
 	for w := range workers {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(w), 42))
@@ -904,10 +971,14 @@ func TestConcurrent(t *testing.T) {
 					_, err = d.PutOriginal(ctx, id, origs[i], []byte("meta"))
 				case op < 5:
 					err = d.PutRendition(ctx, id, keyN(k), []byte("meta"), payloadN(k, 64))
+					if err == nil {
+						puts.Add(1)
+					}
 				case op < 9:
 					var r *Rendition
 					r, err = d.OpenRendition(ctx, id, keyN(k))
 					if err == nil {
+						hits.Add(1)
 						b, rerr := io.ReadAll(r)
 						if rerr == nil && !bytes.Equal(b, payloadN(k, 64)) {
 							rerr = errors.New("payload mismatch")
@@ -932,6 +1003,10 @@ func TestConcurrent(t *testing.T) {
 	for err := range errc {
 		t.Error(err)
 	}
+	assert.Positive(t, hits.Load(), "some reads hit")
+	assert.Positive(t, puts.Load(), "some renditions were written")
+	assert.Positive(t, d.Stats().Evictions, "the quota was exercised")
+	t.Logf("hits=%d puts=%d stats=%+v", hits.Load(), puts.Load(), d.Stats())
 
 	// The index matches the disk: no orphans, and a fresh Open agrees.
 	before := d.Stats()

@@ -3,16 +3,16 @@
 //
 // # Decoder weakness guarded against
 //
-// golang.org/x/image/tiff trusts the header: it sizes its work from
-// ImageWidth/ImageLength and the tile or strip geometry, then loops over
-// every strip or tile, allocating a per-block buffer and running a
-// decompressor for each one. A tiny file can therefore claim a 2^32-1 pixel
-// wide image cut into millions of 8x8 tiles, or a zero-height tiled image
-// with a huge width, and make the decoder spend unbounded CPU and memory
-// (CVE-2023-29407, CVE-2023-29408). The decoder also only checks that block
-// offsets point inside the file once it reaches each block, and it never
-// looks at the IFD chain beyond the first directory, which other TIFF
-// readers do follow (a circular chain hangs naive readers).
+// golang.org/x/image/tiff sizes its work from the header. After checking
+// only that Width*Height*8 fits in an int, it allocates the whole
+// destination image and then loops over every strip or tile, running a
+// decompressor per block that may each produce up to tile-area*8 bytes.
+// Older versions could be driven into unbounded CPU and memory use by huge
+// tile counts or by zero-height tiled images with huge widths
+// (CVE-2023-29407, CVE-2023-29408); current versions still discover that a
+// block's offset or byte count lies outside the file only after the image has
+// been allocated, and never look past the first IFD, although other TIFF
+// readers follow the next-IFD chain (a circular chain hangs naive readers).
 //
 // [Scan] works over the whole file in memory. It walks the IFD chain with
 // loop detection and a count limit, fully parses the first IFD, computes the

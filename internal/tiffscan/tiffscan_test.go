@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -385,11 +386,6 @@ func TestScanValid(t *testing.T) {
 			want: Info{Width: 3, Height: 3, BitsPerPixel: 8, Samples: 1, Compression: 32773, Photometric: 1, Blocks: 1, IFDs: 1},
 		},
 		{
-			name: "LONG width 2^32-1 handled without overflow",
-			data: img{w: math.MaxUint32, h: 1, bps: []uint32{8}, comp: 1, blocks: 1, blockLen: 4}.build(),
-			want: Info{Width: math.MaxUint32, Height: 1, BitsPerPixel: 8, Samples: 1, Compression: 1, Photometric: 1, Blocks: 1, IFDs: 1},
-		},
-		{
 			name: "chain of 3 IFDs with MaxIFDs exactly 3",
 			data: func() []byte { m := gray8(2, 2, 2); m.moreIFDs = 2; return m.build() }(),
 			lim:  Limits{MaxBlocks: 1, MaxIFDs: 3, MaxEntries: 9},
@@ -429,12 +425,10 @@ func TestScanValid(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, got)
 
-			if tc.want.Width < 1<<20 {
-				cfg, err := tiff.DecodeConfig(bytes.NewReader(tc.data))
-				require.NoError(t, err)
-				assert.Equal(t, got.Width, cfg.Width)
-				assert.Equal(t, got.Height, cfg.Height)
-			}
+			cfg, err := tiff.DecodeConfig(bytes.NewReader(tc.data))
+			require.NoError(t, err)
+			assert.Equal(t, got.Width, cfg.Width)
+			assert.Equal(t, got.Height, cfg.Height)
 			if tc.decode {
 				_, err := tiff.Decode(bytes.NewReader(tc.data))
 				require.NoError(t, err)
@@ -472,6 +466,7 @@ func TestScanRejects(t *testing.T) {
 		data    []byte
 		lim     Limits
 		wantErr error
+		only64  bool // dimensions need a 64-bit int (else "image too large")
 	}{
 		// Header.
 		{name: "empty", data: nil, wantErr: ErrMalformed},
@@ -508,10 +503,10 @@ func TestScanRejects(t *testing.T) {
 		{name: "tiles: MaxBlocks one below 28", data: tiled8(100, 50, 16, 16).build(), lim: Limits{MaxBlocks: 27, MaxIFDs: 1, MaxEntries: 10}, wantErr: ErrTooManyBlocks},
 		{name: "planar 2: MaxBlocks one below 6", data: img{w: 4, h: 20, spp: 3, bps: []uint32{8, 8, 8}, comp: 1, photometric: 2, rps: 10, planar: 2, blocks: 6, blockLen: 40}.build(),
 			lim: Limits{MaxBlocks: 5, MaxIFDs: 1, MaxEntries: 10}, wantErr: ErrTooManyBlocks},
-		{name: "huge tile count: width 2^32-1, 16x16 tiles", data: img{w: math.MaxUint32, h: 16, bps: []uint32{8}, comp: 1, tw: 16, th: 16, blocks: 1, blockLen: 256}.build(), wantErr: ErrTooManyBlocks},
-		{name: "huge tile count: 65535x65535 with 1x1 tiles", data: img{w: 65535, h: 65535, bps: []uint32{8}, comp: 8, tw: 1, th: 1, blocks: 1, blockLen: 1}.build(), wantErr: ErrTooManyBlocks},
-		{name: "block count overflows uint64 (1x1 tiles x 65535 planes)", data: img{w: 1 << 31, h: 1 << 26, spp: 65535, comp: 1, tw: 1, th: 1, planar: 2, blocks: 1, blockLen: 1}.build(), wantErr: ErrTooManyBlocks},
-		{name: "one strip per row of a tall image", data: img{w: 1, h: 1 << 30, bps: []uint32{8}, comp: 1, rps: 1, blocks: 1, blockLen: 1}.build(), wantErr: ErrTooManyBlocks},
+		{name: "huge tile count: width 2^32-1, 16x16 tiles", data: img{w: math.MaxUint32, h: 16, bps: []uint32{8}, comp: 1, tw: 16, th: 16, blocks: 1, blockLen: 256}.build(), wantErr: ErrTooManyBlocks, only64: true},
+		{name: "huge tile count: 16383x16383 with 1x1 tiles", data: img{w: 16383, h: 16383, bps: []uint32{8}, comp: 8, tw: 1, th: 1, blocks: 1, blockLen: 1}.build(), wantErr: ErrTooManyBlocks},
+		{name: "block count overflows uint64 (1x1 tiles x 65535 planes)", data: img{w: 1 << 31, h: 1 << 26, spp: 65535, comp: 1, tw: 1, th: 1, planar: 2, blocks: 1, blockLen: 1}.build(), wantErr: ErrTooManyBlocks, only64: true},
+		{name: "one strip per row of a tall image", data: img{w: 1, h: 1 << 27, bps: []uint32{8}, comp: 1, rps: 1, blocks: 1, blockLen: 1}.build(), wantErr: ErrTooManyBlocks},
 
 		// Dimensions.
 		{name: "zero-height tiled image with huge width (CVE-2023-29407 shape)", data: img{w: math.MaxUint32, h: 0, bps: []uint32{8}, comp: 1, tw: 16, th: 16, blocks: 1, blockLen: 256}.build(), wantErr: ErrMalformed},
@@ -628,6 +623,9 @@ func TestScanRejects(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.only64 && strconv.IntSize < 64 {
+				t.Skip("needs 64-bit int")
+			}
 			lim := tc.lim
 			if lim == (Limits{}) && !strings.HasPrefix(tc.name, "zero Limits") {
 				lim = generous
@@ -653,21 +651,41 @@ func (sp tiffSpec) valueBytes() int {
 	return n
 }
 
+// A LONG ImageWidth of 2^32-1 is handled without overflow: accepted on
+// 64-bit platforms (one strip), rejected as too large where int is 32 bits.
+func TestScanMaxLongWidth(t *testing.T) {
+	data := img{w: math.MaxUint32, h: 1, bps: []uint32{8}, comp: 1, blocks: 1, blockLen: 4}.build()
+	info, err := Scan(data, generous)
+	if strconv.IntSize < 64 {
+		require.ErrorIs(t, err, ErrMalformed)
+		return
+	}
+	require.NoError(t, err)
+	assert.Equal(t, int64(math.MaxUint32), int64(info.Width))
+	assert.Equal(t, 1, info.Height)
+	assert.Equal(t, 1, info.Blocks)
+}
+
 // A hostile tile count is rejected from the header alone: Scan's memory use
 // does not grow with the claimed number of tiles, and the partial Info
 // reports the computed count.
 func TestScanHugeTileCountAllocatesLittle(t *testing.T) {
+	if strconv.IntSize < 64 {
+		t.Skip("needs 64-bit int for a 2^32-1 wide image")
+	}
+	// 2^28 tiles across x 2^16 down = 2^44 tiles, from a ~300-byte file.
 	data := img{w: math.MaxUint32, h: 1 << 20, bps: []uint32{8}, comp: 1, tw: 16, th: 16, blocks: 1, blockLen: 256}.build()
-	info, err := Scan(data, Limits{MaxBlocks: 1 << 20, MaxIFDs: 4, MaxEntries: 16})
+	lim := Limits{MaxBlocks: 1 << 20, MaxIFDs: 4, MaxEntries: 16}
+	info, err := Scan(data, lim)
 	require.ErrorIs(t, err, ErrTooManyBlocks)
-	assert.Equal(t, math.MaxUint32, info.Width)
-	assert.Equal(t, (math.MaxUint32/16+1)*(1<<16), info.Blocks)
+	assert.Equal(t, int64(math.MaxUint32), int64(info.Width))
+	assert.Equal(t, int64(1)<<44, int64(info.Blocks))
 
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	for i := 0; i < 100; i++ {
-		_, _ = Scan(data, Limits{MaxBlocks: 1 << 20, MaxIFDs: 4, MaxEntries: 16})
+		_, _ = Scan(data, lim)
 	}
 	runtime.ReadMemStats(&after)
 	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(100*4096), "bytes allocated by 100 scans")

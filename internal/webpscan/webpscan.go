@@ -22,8 +22,9 @@
 // reports the image dimensions so the caller can apply its pixel budget.
 //
 // Animated WebP (VP8X animation flag, ANIM or ANMF chunks) is rejected with
-// [ErrUnsupported]: x/image/webp cannot decode animation (it would fail or
-// show nothing), so there is no point admitting it.
+// [ErrUnsupported]: x/image/webp cannot decode animation (it skips the ANIM
+// and ANMF chunks and then fails for lack of a top-level image chunk), so
+// there is no point admitting it.
 //
 // Scan never allocates memory proportional to any size field read from the
 // input and never panics.
