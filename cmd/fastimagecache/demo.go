@@ -42,6 +42,7 @@ func demo(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer c.Close()
 
+	// Stored sideways, as a camera held upright writes it; EXIF orientation 6 turns it back.
 	photo := fixture.WithEXIFOrientation(syntheticPhoto(4000, 3000), 6)
 	tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "INPUT\tBYTES\tOUTCOME\tTIME")
@@ -131,17 +132,19 @@ func sentinelName(err error) string {
 	return fmt.Sprint(names)
 }
 
-// syntheticPhoto renders a smooth, detailed w×h scene (sky, hills, a sun) as a JPEG, so
-// the demo needs no file on disk.
+// syntheticPhoto renders a smooth, detailed scene (sky, hills, a sun) as a w×h JPEG stored
+// rotated a quarter turn anticlockwise, so that EXIF orientation 6 shows it upright as h×w.
+// The demo needs no file on disk.
 func syntheticPhoto(w, h int) []byte {
 	img := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
 	for y := range h {
 		for x := range w {
-			fx, fy := float64(x)/float64(w), float64(y)/float64(h)
+			// Displayed coordinates of stored pixel (x, y) after a clockwise quarter turn.
+			fx, fy := float64(h-1-y)/float64(h), float64(x)/float64(w)
 			hill := 0.6 + 0.08*math.Sin(fx*9) + 0.04*math.Sin(fx*31+1)
 			var r, g, b float64
 			switch {
-			case math.Hypot(fx-0.75, fy-0.25) < 0.07:
+			case math.Hypot((fx-0.75)*float64(h), (fy-0.2)*float64(w)) < 0.09*float64(h):
 				r, g, b = 255, 230, 120
 			case fy < hill:
 				r, g, b = 90+80*fy, 140+90*fy, 230
