@@ -184,6 +184,7 @@ type Cache struct {
 	group  singleflight.Group
 	hooks  hooks
 	now    func() time.Time
+	count  counters
 
 	// mu guards closed and calls.
 	mu     sync.RWMutex
@@ -321,6 +322,7 @@ func (c *Cache) logReject(ctx context.Context, op string, err error, attrs ...sl
 	if reason == "storage" || reason == "internal" {
 		level = slog.LevelError
 	}
+	c.count.reject(reason)
 	attrs = append(attrs, slog.String("op", op), slog.String("reason", reason))
 	c.log.LogAttrs(ctx, level, "image rejected", attrs...)
 }

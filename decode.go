@@ -12,6 +12,7 @@ import (
 	"image/png"
 	"io"
 	"log/slog"
+	"net/http"
 
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
@@ -40,6 +41,9 @@ func readLimited(ctx context.Context, r io.Reader, max int64) ([]byte, error) {
 			return buf.Bytes(), nil
 		}
 		if err != nil {
+			if errors.As(err, new(*http.MaxBytesError)) { // a handler's own cap on the body
+				return nil, &LimitError{What: "bytes", Value: max + 1, Limit: max, err: ErrTooLarge}
+			}
 			// The reader's error may carry a user's text; keep its type, not its message.
 			return nil, fmt.Errorf("read input: %w", ioErr{err})
 		}

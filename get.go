@@ -30,6 +30,7 @@ func (c *Cache) Get(ctx context.Context, id ID, spec Spec) (*Rendition, error) {
 	}
 	defer c.leave()
 	start := time.Now()
+	c.count.gets.Add(1)
 	r, err := c.get(ctx, id, spec)
 	if err != nil {
 		c.logReject(ctx, "get", err, slog.String("id", id.short()), slog.Duration("dur", time.Since(start)))
@@ -52,10 +53,12 @@ func (c *Cache) get(ctx context.Context, id ID, spec Spec) (*Rendition, error) {
 	}
 	key := renditionKey(id, cs)
 	if r, err := c.openStored(ctx, id, key); err == nil {
+		c.count.hits.Add(1)
 		return r, nil
 	} else if !errors.Is(err, store.ErrNotExist) {
 		return nil, storeErr("open rendition of "+id.short(), err)
 	}
+	c.count.misses.Add(1)
 	if c.hooks.getMiss != nil {
 		c.hooks.getMiss()
 	}

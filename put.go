@@ -8,8 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"time"
-
-	"github.com/fastimagecache/fastimagecache/internal/store"
 )
 
 // Put reads an image from r and stores it. In order, before any pixel buffer exists, it
@@ -29,59 +27,72 @@ func (c *Cache) Put(ctx context.Context, r io.Reader, opts ...PutOption) (Info, 
 	}
 	defer c.leave()
 	start := time.Now()
+	c.count.puts.Add(1)
 	var pc putConfig
 	for _, o := range opts {
 		o.applyPut(&pc)
 	}
-	info, h, n, err := c.put(ctx, r, pc)
+	info, _, err := c.putLogged(ctx, r, pc, start)
+	return info, err
+}
+
+// putLogged runs the Put pipeline, logs a rejection, and reports whether the bytes were
+// newly stored.
+func (c *Cache) putLogged(ctx context.Context, r io.Reader, pc putConfig, start time.Time, attrs ...slog.Attr) (Info, bool, error) {
+	info, h, n, created, err := c.ingest(ctx, r, pc)
 	if err != nil {
-		c.logReject(ctx, "put", err,
+		c.logReject(ctx, "put", err, append(attrs,
 			slog.String("format", string(h.format)),
 			slog.Int("width", h.width),
 			slog.Int("height", h.height),
 			slog.Int("frames", h.frames),
 			slog.Int("bytes", n),
-			slog.Duration("dur", time.Since(start)))
-		return Info{}, err
+			slog.Duration("dur", time.Since(start)))...)
+		return Info{}, false, err
 	}
-	return info, nil
+	return info, created, nil
 }
 
+// put is the Put pipeline without logging.
 func (c *Cache) put(ctx context.Context, r io.Reader, pc putConfig) (Info, header, int, error) {
+	info, h, n, _, err := c.ingest(ctx, r, pc)
+	return info, h, n, err
+}
+
+// ingest is the Put pipeline; created reports whether the bytes were newly stored.
+func (c *Cache) ingest(ctx context.Context, r io.Reader, pc putConfig) (Info, header, int, bool, error) {
 	data, err := readLimited(ctx, r, c.lim.MaxBytes)
 	if err != nil {
-		return Info{}, header{}, len(data), err
+		return Info{}, header{}, len(data), false, err
 	}
+	n := len(data)
 	h, err := inspect(data, pc, c.lim)
 	if err != nil {
-		return Info{}, h, len(data), err
+		return Info{}, h, n, false, err
 	}
 	id := idOf(data)
 	if m, err := c.loadMeta(ctx, id); err == nil {
-		return m.info(id), h, len(data), nil // already stored, and proven sound then
+		return m.info(id), h, n, false, nil // already stored, and proven sound then
 	} else if !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrCorrupt) {
-		return Info{}, h, len(data), err
+		return Info{}, h, n, false, err
 	}
-	need := putBytes(h, len(data))
-	err = c.run(ctx, need, func(ctx context.Context) error {
+	err = c.run(ctx, putBytes(h, n), func(ctx context.Context) error {
 		_, err := decodeImage(ctx, data, h, true)
 		return err
 	})
 	if err != nil {
-		return Info{}, h, len(data), err
+		return Info{}, h, n, false, err
 	}
-	m := metaOf(h, int64(len(data)))
+	m := metaOf(h, int64(n))
 	raw, err := json.Marshal(m)
 	if err != nil {
-		return Info{}, h, len(data), fmt.Errorf("encode metadata: %w: %w", ErrStorage, err)
+		return Info{}, h, n, false, fmt.Errorf("encode metadata: %w: %w", ErrStorage, err)
 	}
-	if _, err := c.store.PutOriginal(ctx, string(id), data, raw); err != nil {
-		if errors.Is(err, store.ErrNotExist) { // cannot happen for a put; keep the mapping honest
-			err = fmt.Errorf("%w: %w", ErrStorage, err)
-		}
-		return Info{}, h, len(data), storeErr("store "+id.short(), err)
+	created, err := c.store.PutOriginal(ctx, string(id), data, raw)
+	if err != nil {
+		return Info{}, h, n, false, storeErr("store "+id.short(), err)
 	}
-	return m.info(id), h, len(data), nil
+	return m.info(id), h, n, created, nil
 }
 
 // putBytes is the memory a Put's proving decode reserves: the decoder's own estimate, the

@@ -21,6 +21,7 @@ type storage interface {
 	Delete(ctx context.Context, id string) error
 	PutRendition(ctx context.Context, id, key string, meta, payload []byte) error
 	OpenRendition(ctx context.Context, id, key string) (*store.Rendition, error)
+	Verify(ctx context.Context) (store.VerifyReport, error)
 	Stats() store.Stats
 	Close() error
 }

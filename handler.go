@@ -1,0 +1,399 @@
+package fastimagecache
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// HandlerOptions configures Cache.Handler. The zero value serves nothing but 404s: every
+// capability must be switched on.
+type HandlerOptions struct {
+	// AllowUpload enables uploads: POST / with a raw body or a multipart form.
+	AllowUpload bool
+	// UploadField is the multipart field holding the file; "" means "file".
+	UploadField string
+	// Presets names the renditions clients may ask for: GET /{id}/{name}. Names are 1 to 32
+	// characters of a-z, 0-9, '-' and '_'.
+	Presets map[string]Spec
+	// SigningKey, when set, also allows arbitrary renditions at GET /{id}?w=&h=&fit=&fmt=&q=&enlarge=&sig=,
+	// where sig is the HMAC-SHA256 of the canonical query under this key (see SignedPath).
+	// Without a key, only presets are served, so one client cannot fill the disk with sizes.
+	SigningKey []byte
+}
+
+// Handler returns an http.Handler serving this Cache. Mount it under a prefix with
+// http.StripPrefix. Routes, relative to its root:
+//
+//	POST /                 upload (AllowUpload): raw body or multipart; answers JSON Info, 201 if new, 200 if already stored
+//	GET  /{id}/{preset}    a named rendition
+//	GET  /{id}?w=…&sig=…   an arbitrary rendition signed with SigningKey
+//
+// Renditions are served with http.ServeContent (Range, If-None-Match), a strong ETag,
+// "Cache-Control: public, max-age=31536000, immutable", "X-Content-Type-Options: nosniff",
+// "Content-Security-Policy: default-src 'none'; sandbox" and an inline Content-Disposition
+// naming the file by its ID. Errors are JSON {"error": code, "message": text} with fixed
+// texts that carry no internal detail: 400 invalid_spec / invalid_id, 403 bad_signature /
+// signing_disabled, 404 not_found / unknown_preset, 405 method_not_allowed, 413 too_large,
+// 415 unsupported_format / type_mismatch, 422 dimensions / corrupt, 503 busy / timeout with
+// Retry-After, 500 internal.
+func (c *Cache) Handler(opts HandlerOptions) http.Handler {
+	h := &handler{c: c, opts: opts, presets: map[string]Spec{}}
+	if h.opts.UploadField == "" {
+		h.opts.UploadField = "file"
+	}
+	for name, spec := range opts.Presets {
+		if !validPresetName(name) {
+			c.log.LogAttrs(context.Background(), slog.LevelError, "handler: preset ignored: bad name", slog.String("preset", capQuote(name)))
+			continue
+		}
+		h.presets[name] = spec
+	}
+	return h
+}
+
+type handler struct {
+	c       *Cache
+	opts    HandlerOptions
+	presets map[string]Spec
+}
+
+func validPresetName(s string) bool {
+	if len(s) == 0 || len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := strings.TrimPrefix(r.URL.Path, "/")
+	switch {
+	case path == "":
+		if r.Method != http.MethodPost {
+			writeError(w, errMethod)
+			return
+		}
+		if !h.opts.AllowUpload {
+			writeError(w, errNoRoute)
+			return
+		}
+		h.upload(w, r)
+	case r.Method != http.MethodGet && r.Method != http.MethodHead:
+		writeError(w, errMethod)
+	default:
+		idStr, preset, hasPreset := strings.Cut(path, "/")
+		id, err := ParseID(idStr)
+		if err != nil {
+			writeError(w, errBadID)
+			return
+		}
+		var spec Spec
+		if hasPreset {
+			s, ok := h.presets[preset]
+			if !ok {
+				writeError(w, errUnknownPreset)
+				return
+			}
+			spec = s
+		} else {
+			s, herr := h.signedSpec(id, r.URL.RawQuery)
+			if herr != nil {
+				writeError(w, herr)
+				return
+			}
+			spec = s
+		}
+		h.serve(w, r, id, spec)
+	}
+}
+
+func (h *handler) serve(w http.ResponseWriter, r *http.Request, id ID, spec Spec) {
+	rd, err := h.c.Get(r.Context(), id, spec)
+	if err != nil {
+		writeError(w, httpErrorOf(err))
+		return
+	}
+	defer rd.Close()
+	hd := w.Header()
+	hd.Set("Content-Type", rd.ContentType)
+	hd.Set("ETag", rd.ETag)
+	hd.Set("Cache-Control", "public, max-age=31536000, immutable")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	hd.Set("Content-Disposition", fmt.Sprintf(`inline; filename="%s.%s"`, id, extension(rd.ContentType)))
+	http.ServeContent(w, r, "", rd.ModTime, rd)
+}
+
+func extension(contentType string) string {
+	switch contentType {
+	case "image/jpeg":
+		return "jpg"
+	case "image/png":
+		return "png"
+	case "image/gif":
+		return "gif"
+	}
+	return "bin"
+}
+
+// multipartOverhead is what a multipart envelope may add to the file's own MaxBytes.
+const multipartOverhead = 64 << 10
+
+func (h *handler) upload(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	h.c.count.puts.Add(1)
+	maxBytes := h.c.lim.MaxBytes
+	ct := r.Header.Get("Content-Type")
+	mt, params, _ := mime.ParseMediaType(ct)
+	var (
+		body     io.Reader
+		declared = ct
+		attrs    []slog.Attr
+	)
+	if mt == "multipart/form-data" && params["boundary"] != "" {
+		r.Body = http.MaxBytesReader(w, r.Body, maxBytes+multipartOverhead)
+		mr, err := r.MultipartReader()
+		if err != nil {
+			writeError(w, errBadUpload)
+			return
+		}
+		for {
+			part, err := mr.NextPart()
+			if err != nil {
+				herr := errBadUpload
+				if errors.As(err, new(*http.MaxBytesError)) {
+					herr = httpErrorOf(ErrTooLarge)
+				}
+				h.c.count.reject(herr.code)
+				h.c.log.LogAttrs(r.Context(), slog.LevelInfo, "image rejected", slog.String("op", "upload"), slog.String("reason", herr.code))
+				writeError(w, herr)
+				return
+			}
+			if part.FormName() == h.opts.UploadField {
+				body = part
+				declared = part.Header.Get("Content-Type")
+				// The file name is only ever logged, escaped and capped.
+				attrs = append(attrs, slog.String("filename", capQuote(part.FileName())))
+				break
+			}
+			part.Close()
+		}
+	} else {
+		r.Body = http.MaxBytesReader(w, r.Body, maxBytes+1)
+		body = r.Body
+	}
+	info, created, err := h.c.putLogged(r.Context(), body, putConfig{declared: declared, hasDeclared: true}, start, attrs...)
+	if err != nil {
+		writeError(w, httpErrorOf(err))
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, infoJSON{ID: info.ID, Format: info.Format, Width: info.Width, Height: info.Height, Frames: info.Frames, Size: info.Size})
+}
+
+// infoJSON is Info as the handler answers it.
+type infoJSON struct {
+	ID     ID     `json:"id"`
+	Format Format `json:"format"`
+	Width  int    `json:"width"`
+	Height int    `json:"height"`
+	Frames int    `json:"frames"`
+	Size   int64  `json:"size"`
+}
+
+// capQuote escapes a user-supplied string for a log field and caps its length.
+func capQuote(s string) string {
+	const maxLen = 64
+	if len(s) > maxLen {
+		s = s[:maxLen]
+		for !utf8.ValidString(s) && len(s) > 0 {
+			s = s[:len(s)-1]
+		}
+		s += "…"
+	}
+	return strconv.QuoteToASCII(s)
+}
+
+// signedQuery is the canonical query of a Spec, the message its signature covers.
+func signedQuery(s Spec) string {
+	enlarge := 0
+	if s.Enlarge {
+		enlarge = 1
+	}
+	return fmt.Sprintf("w=%d&h=%d&fit=%s&fmt=%s&q=%d&enlarge=%d", s.Width, s.Height, s.Fit, s.Format, s.Quality, enlarge)
+}
+
+func sign(key []byte, id ID, s Spec) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("fastimagecache/v1\x00" + string(id) + "\x00" + signedQuery(s)))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// SignedPath returns the path and query, relative to a Handler's root, under which that
+// Handler (given the same key) serves spec's rendition of id: "/{id}?w=…&sig=…".
+func SignedPath(key []byte, id ID, spec Spec) string {
+	return "/" + string(id) + "?" + signedQuery(spec) + "&sig=" + sign(key, id, spec)
+}
+
+// signedSpec parses a signed query strictly: every parameter at most once, nothing
+// unknown, and a valid signature compared in constant time.
+func (h *handler) signedSpec(id ID, rawQuery string) (Spec, *httpError) {
+	if len(h.opts.SigningKey) == 0 {
+		return Spec{}, errSigningDisabled
+	}
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return Spec{}, errBadSpec
+	}
+	var s Spec
+	for k, v := range q {
+		if len(v) != 1 {
+			return Spec{}, errBadSpec
+		}
+		val := v[0]
+		var perr error
+		switch k {
+		case "w":
+			s.Width, perr = parseSmallInt(val)
+		case "h":
+			s.Height, perr = parseSmallInt(val)
+		case "q":
+			s.Quality, perr = parseSmallInt(val)
+		case "fit":
+			switch val {
+			case "contain":
+				s.Fit = Contain
+			case "cover":
+				s.Fit = Cover
+			default:
+				perr = errBadSpec
+			}
+		case "fmt":
+			s.Format = Format(val)
+		case "enlarge":
+			switch val {
+			case "0":
+			case "1":
+				s.Enlarge = true
+			default:
+				perr = errBadSpec
+			}
+		case "sig":
+		default:
+			perr = errBadSpec
+		}
+		if perr != nil {
+			return Spec{}, errBadSpec
+		}
+	}
+	got, err := base64.RawURLEncoding.DecodeString(q.Get("sig"))
+	want, _ := base64.RawURLEncoding.DecodeString(sign(h.opts.SigningKey, id, s))
+	if err != nil || !hmac.Equal(got, want) {
+		return Spec{}, errBadSignature
+	}
+	return s, nil
+}
+
+// parseSmallInt accepts 1 to 6 decimal digits.
+func parseSmallInt(s string) (int, error) {
+	if len(s) == 0 || len(s) > 6 {
+		return 0, errBadSpec
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, errBadSpec
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n, nil
+}
+
+// httpError is an error as the handler answers it: a status and a stable code, with a
+// fixed message.
+type httpError struct {
+	status  int
+	code    string
+	message string
+}
+
+func (e *httpError) Error() string { return e.code }
+
+var (
+	errBadSpec         = &httpError{http.StatusBadRequest, "invalid_spec", "the requested rendition is not valid"}
+	errBadID           = &httpError{http.StatusBadRequest, "invalid_id", "an image ID is 64 lowercase hex characters"}
+	errBadUpload       = &httpError{http.StatusBadRequest, "bad_upload", "the upload has no file"}
+	errBadSignature    = &httpError{http.StatusForbidden, "bad_signature", "the signature does not match"}
+	errSigningDisabled = &httpError{http.StatusForbidden, "signing_disabled", "only named presets are served"}
+	errNoRoute         = &httpError{http.StatusNotFound, "not_found", "not found"}
+	errUnknownPreset   = &httpError{http.StatusNotFound, "unknown_preset", "no such preset"}
+	errMethod          = &httpError{http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed"}
+)
+
+// httpErrorOf maps a Cache error to its HTTP form.
+func httpErrorOf(err error) *httpError {
+	var he *httpError
+	switch {
+	case errors.As(err, &he):
+		return he
+	case errors.Is(err, ErrTooLarge):
+		return &httpError{http.StatusRequestEntityTooLarge, "too_large", "the image is larger than allowed"}
+	case errors.Is(err, ErrTypeMismatch) && !errors.Is(err, ErrUnsupportedFormat):
+		return &httpError{http.StatusUnsupportedMediaType, "type_mismatch", "the declared type does not match the content"}
+	case errors.Is(err, ErrUnsupportedFormat):
+		return &httpError{http.StatusUnsupportedMediaType, "unsupported_format", "the content is not an accepted image format"}
+	case errors.Is(err, ErrDimensions):
+		return &httpError{http.StatusUnprocessableEntity, "dimensions", "the image's size is out of bounds"}
+	case errors.Is(err, ErrCorrupt):
+		return &httpError{http.StatusUnprocessableEntity, "corrupt", "the image could not be decoded"}
+	case errors.Is(err, ErrInvalidSpec):
+		return errBadSpec
+	case errors.Is(err, ErrNotFound):
+		return errNoRoute
+	case errors.Is(err, ErrBusy):
+		return &httpError{http.StatusServiceUnavailable, "busy", "the server is busy; retry later"}
+	case errors.Is(err, context.DeadlineExceeded):
+		return &httpError{http.StatusServiceUnavailable, "timeout", "processing took too long; retry later"}
+	case errors.Is(err, ErrClosed), errors.Is(err, context.Canceled):
+		return &httpError{http.StatusServiceUnavailable, "unavailable", "the service is unavailable; retry later"}
+	}
+	return &httpError{http.StatusInternalServerError, "internal", "internal error"}
+}
+
+func writeError(w http.ResponseWriter, e *httpError) {
+	if e.status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, e.status, map[string]string{"error": e.code, "message": e.message})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
