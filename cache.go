@@ -336,10 +336,10 @@ func reasonOf(err error) string {
 		return "canceled"
 	case errors.Is(err, ErrTooLarge):
 		return "too_large"
-	case errors.Is(err, ErrTypeMismatch):
-		return "type_mismatch"
 	case errors.Is(err, ErrUnsupportedFormat):
 		return "unsupported_format"
+	case errors.Is(err, ErrTypeMismatch):
+		return "type_mismatch"
 	case errors.Is(err, ErrDimensions):
 		return "dimensions"
 	case errors.Is(err, ErrCorrupt):

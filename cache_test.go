@@ -504,7 +504,7 @@ func TestRejectionsAreLoggedWithoutUserBytes(t *testing.T) {
 	mu.Lock()
 	out := buf.String()
 	mu.Unlock()
-	assert.Contains(t, out, `"reason":"type_mismatch"`)
+	assert.Contains(t, out, `"reason":"unsupported_format"`)
 	assert.Contains(t, out, `"reason":"dimensions"`)
 	assert.NotContains(t, out, "<script")
 	assert.NotContains(t, out, dir)

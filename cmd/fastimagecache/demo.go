@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"image"
 	"image/color"
@@ -23,9 +22,9 @@ import (
 // demo ingests a generated 12-megapixel photo and a set of hostile files into a fresh
 // store, writes a thumbnail, and prints how each input fared.
 func demo(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	out := fs.String("o", "fastimagecache-demo-thumb.jpg", "where to write the thumbnail")
-	if err := fs.Parse(args); err != nil {
+	fl := newFlagSet("demo", "[-o THUMB.jpg]", "Ingest a generated 12-megapixel photo and a set of hostile files into a temporary store, write a thumbnail, print how each input fared.", stdout)
+	out := fl.String("o", "fastimagecache-demo-thumb.jpg", "where to write the thumbnail")
+	if err := fl.Parse(args); err != nil {
 		return err
 	}
 	dir, err := os.MkdirTemp("", "fastimagecache-demo")

@@ -2,13 +2,19 @@
 //
 // Usage:
 //
-//	fastimagecache [demo]                       ingest a built-in photo and a set of hostile files, print what happened
-//	fastimagecache put [-dir D] FILE...          store images, print their IDs
-//	fastimagecache get [-dir D] [-w N] [-h N] [-fit contain|cover] [-format jpeg|png|gif] [-q N] -o OUT ID
-//	fastimagecache stat [-dir D] ID
+//	fastimagecache [demo]   ingest a built-in photo and a set of hostile files, print what happened
+//	fastimagecache serve    serve an upload page, the upload API and renditions
+//	fastimagecache put      store image files, print their IDs
+//	fastimagecache get      write a rendition of a stored image to a file
+//	fastimagecache stat     print what is known of a stored image
+//	fastimagecache verify   re-hash every stored entry; quarantine and report mismatches
+//	fastimagecache gc       trim renditions to a quota and clean up after crashes
 //
-// The store directory defaults to fastimagecache under the user's cache directory.
-// Exit codes: 0 success, 1 a request failed (rejected input, unknown ID), 2 bad usage.
+// Every command takes -h. The store directory (-dir) defaults to fastimagecache under the
+// user's cache directory.
+//
+// Exit codes: 0 success; 1 a request failed (a rejected input, an unknown ID, a corrupt
+// entry found by verify); 2 bad usage.
 package main
 
 import (
@@ -32,36 +38,47 @@ func main() {
 	os.Exit(code)
 }
 
+const usage = `usage: fastimagecache [command] [flags]
+
+commands:
+  demo     ingest a built-in photo and hostile files, print the outcome (the default)
+  serve    serve an upload page, the upload API and renditions
+  put      store image files, print their IDs
+  get      write a rendition of a stored image to a file
+  stat     print what is known of a stored image
+  verify   re-hash every stored entry; quarantine and report mismatches
+  gc       trim renditions to a quota and clean up after crashes
+
+Run 'fastimagecache COMMAND -h' for a command's flags.
+Exit codes: 0 success, 1 a request failed, 2 bad usage.
+`
+
 // run dispatches a subcommand and returns the process exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd := "demo"
 	if len(args) > 0 {
 		cmd, args = args[0], args[1:]
 	}
-	var err error
-	switch cmd {
-	case "demo":
-		err = demo(ctx, args, stdout)
-	case "put":
-		err = putCmd(ctx, args, stdout)
-	case "get":
-		err = getCmd(ctx, args, stdout)
-	case "stat":
-		err = statCmd(ctx, args, stdout)
-	case "-h", "-help", "--help", "help":
+	commands := map[string]func(context.Context, []string, io.Writer) error{
+		"demo": demo, "serve": serve, "put": putCmd, "get": getCmd, "stat": statCmd, "verify": verifyCmd, "gc": gcCmd,
+	}
+	f, ok := commands[cmd]
+	switch {
+	case cmd == "-h" || cmd == "-help" || cmd == "--help" || cmd == "help":
 		fmt.Fprint(stdout, usage)
 		return 0
-	default:
+	case !ok:
 		fmt.Fprintf(stderr, "fastimagecache: unknown command %q\n%s", cmd, usage)
 		return 2
 	}
+	err := f(ctx, args, stdout)
 	var ue usageError
 	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return 0
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "fastimagecache %s: %v\n", cmd, err)
 		return 2
-	case errors.Is(err, flag.ErrHelp):
-		return 0
 	case err != nil:
 		fmt.Fprintf(stderr, "fastimagecache %s: %v\n", cmd, err)
 		return 1
@@ -69,17 +86,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-const usage = `usage:
-  fastimagecache [demo]                  ingest a built-in photo and hostile files, print the outcome
-  fastimagecache put [-dir D] FILE...     store images, print their IDs
-  fastimagecache get [-dir D] [-w N] [-h N] [-fit contain|cover] [-format jpeg|png|gif] [-q N] -o OUT ID
-  fastimagecache stat [-dir D] ID
-Exit codes: 0 success, 1 a request failed, 2 bad usage.
-`
-
 type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
+
+// newFlagSet returns a flag set whose -h prints the command's synopsis and description.
+// Flag errors become usage errors (exit code 2).
+func newFlagSet(name, synopsis, description string, out io.Writer) *flagSet {
+	fl := flag.NewFlagSet(name, flag.ContinueOnError)
+	fl.SetOutput(out)
+	fl.Usage = func() {
+		fmt.Fprintf(out, "usage: fastimagecache %s %s\n\n%s\n\nflags:\n", name, synopsis, description)
+		fl.PrintDefaults()
+	}
+	return &flagSet{fl}
+}
+
+type flagSet struct{ *flag.FlagSet }
+
+func (f *flagSet) Parse(args []string) error {
+	err := f.FlagSet.Parse(args)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		return usageError{err.Error()}
+	}
+	return err
+}
 
 func defaultDir() string {
 	base, err := os.UserCacheDir()
@@ -89,20 +120,21 @@ func defaultDir() string {
 	return filepath.Join(base, "fastimagecache")
 }
 
-func openCache(dir string) (*fastimagecache.Cache, error) {
-	return fastimagecache.New(dir, fastimagecache.WithLimits(fastimagecache.Limits{
-		Formats: []fastimagecache.Format{fastimagecache.JPEG, fastimagecache.PNG, fastimagecache.GIF,
-			fastimagecache.WebP, fastimagecache.BMP, fastimagecache.TIFF},
-	}))
+var allFormats = []fastimagecache.Format{fastimagecache.JPEG, fastimagecache.PNG, fastimagecache.GIF,
+	fastimagecache.WebP, fastimagecache.BMP, fastimagecache.TIFF}
+
+func openCache(dir string, opts ...fastimagecache.Option) (*fastimagecache.Cache, error) {
+	opts = append([]fastimagecache.Option{fastimagecache.WithLimits(fastimagecache.Limits{Formats: allFormats})}, opts...)
+	return fastimagecache.New(dir, opts...)
 }
 
 func putCmd(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("put", flag.ContinueOnError)
-	dir := fs.String("dir", defaultDir(), "store directory")
-	if err := fs.Parse(args); err != nil {
+	fl := newFlagSet("put", "[-dir D] FILE...", "Store image files (all six formats accepted) and print each one's ID, or why it was rejected.", stdout)
+	dir := fl.String("dir", defaultDir(), "store directory")
+	if err := fl.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() == 0 {
+	if fl.NArg() == 0 {
 		return usageError{"no files given"}
 	}
 	c, err := openCache(*dir)
@@ -111,7 +143,7 @@ func putCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer c.Close()
 	var failed error
-	for _, name := range fs.Args() {
+	for _, name := range fl.Args() {
 		f, err := os.Open(name)
 		if err != nil {
 			return err
@@ -129,21 +161,22 @@ func putCmd(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 func getCmd(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("get", flag.ContinueOnError)
-	dir := fs.String("dir", defaultDir(), "store directory")
-	w := fs.Int("w", 0, "width (0: unconstrained)")
-	h := fs.Int("h", 0, "height (0: unconstrained)")
-	fit := fs.String("fit", "contain", "contain or cover")
-	format := fs.String("format", "", "jpeg, png or gif (default: from the source)")
-	q := fs.Int("q", 0, "JPEG quality 1..100 (0: 82)")
-	out := fs.String("o", "", "output file (required)")
-	if err := fs.Parse(args); err != nil {
+	fl := newFlagSet("get", "[-dir D] [-w N] [-h N] [-fit contain|cover] [-format jpeg|png|gif] [-q N] -o OUT ID",
+		"Write a rendition of a stored image to OUT.", stdout)
+	dir := fl.String("dir", defaultDir(), "store directory")
+	w := fl.Int("w", 0, "width (0: unconstrained)")
+	h := fl.Int("h", 0, "height (0: unconstrained)")
+	fit := fl.String("fit", "contain", "contain or cover")
+	format := fl.String("format", "", "jpeg, png or gif (default: from the source)")
+	q := fl.Int("q", 0, "JPEG quality 1..100 (0: 82)")
+	out := fl.String("o", "", "output file (required)")
+	if err := fl.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 || *out == "" {
+	if fl.NArg() != 1 || *out == "" {
 		return usageError{"need one ID and -o OUT"}
 	}
-	id, err := fastimagecache.ParseID(fs.Arg(0))
+	id, err := fastimagecache.ParseID(fl.Arg(0))
 	if err != nil {
 		return usageError{err.Error()}
 	}
@@ -181,15 +214,15 @@ func getCmd(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 func statCmd(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("stat", flag.ContinueOnError)
-	dir := fs.String("dir", defaultDir(), "store directory")
-	if err := fs.Parse(args); err != nil {
+	fl := newFlagSet("stat", "[-dir D] ID", "Print the format, size and frames of a stored image.", stdout)
+	dir := fl.String("dir", defaultDir(), "store directory")
+	if err := fl.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if fl.NArg() != 1 {
 		return usageError{"need one ID"}
 	}
-	id, err := fastimagecache.ParseID(fs.Arg(0))
+	id, err := fastimagecache.ParseID(fl.Arg(0))
 	if err != nil {
 		return usageError{err.Error()}
 	}
@@ -205,4 +238,56 @@ func statCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "id\t%s\nformat\t%s\nwidth\t%d\nheight\t%d\nframes\t%d\nsize\t%d\n",
 		info.ID, info.Format, info.Width, info.Height, info.Frames, info.Size)
 	return nil
+}
+
+func verifyCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	fl := newFlagSet("verify", "[-dir D]",
+		"Re-hash every stored original and rendition. Mismatches are moved to the store's quarantine folder and listed; the exit code is 1 if any was found.", stdout)
+	dir := fl.String("dir", defaultDir(), "store directory")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	c, err := openCache(*dir)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	rep, err := c.Verify(ctx)
+	for _, id := range rep.BadOriginals {
+		fmt.Fprintf(stdout, "corrupt original\t%s\tquarantined\n", id)
+	}
+	for _, b := range rep.BadRenditions {
+		fmt.Fprintf(stdout, "corrupt rendition\t%s/%s\tquarantined\n", b.ID, b.Key)
+	}
+	fmt.Fprintf(stdout, "checked %d originals, %d renditions: %d corrupt\n",
+		rep.Originals, rep.Renditions, len(rep.BadOriginals)+len(rep.BadRenditions))
+	if err != nil {
+		return err
+	}
+	if len(rep.BadOriginals)+len(rep.BadRenditions) > 0 {
+		return errors.New("corrupt entries found")
+	}
+	return nil
+}
+
+func gcCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	fl := newFlagSet("gc", "[-dir D] [-max-store-bytes N]",
+		"Open the store, which removes temporary files left by a crash and orphaned entries, and evict the least recently used renditions down to the quota. Originals are never removed.", stdout)
+	dir := fl.String("dir", defaultDir(), "store directory")
+	quota := fl.Int64("max-store-bytes", 0, "rendition quota in bytes (0: the 1 GiB default)")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	if *quota < 0 {
+		return usageError{"-max-store-bytes must not be negative"}
+	}
+	c, err := openCache(*dir, fastimagecache.WithMaxStoreBytes(*quota))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	s := c.Stats()
+	fmt.Fprintf(stdout, "originals %d, renditions %d, store bytes %d, renditions evicted %d\n",
+		s.Originals, s.Renditions, s.StoreBytes, s.Evictions)
+	return ctx.Err()
 }

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"expvar"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fastimagecache/fastimagecache"
+)
+
+//go:embed web
+var webFS embed.FS
+
+// presetFlag collects -preset name=WxH[:cover][:format][:quality] flags.
+type presetFlag map[string]fastimagecache.Spec
+
+func (p presetFlag) String() string { return fmt.Sprint(map[string]fastimagecache.Spec(p)) }
+
+func (p presetFlag) Set(v string) error {
+	name, rest, ok := strings.Cut(v, "=")
+	if !ok || name == "" {
+		return errors.New("want name=WxH[:cover][:jpeg|png|gif][:quality]")
+	}
+	fields := strings.Split(rest, ":")
+	ws, hs, ok := strings.Cut(fields[0], "x")
+	if !ok {
+		return errors.New("size must be WxH")
+	}
+	var s fastimagecache.Spec
+	var err error
+	if s.Width, err = strconv.Atoi(ws); err != nil {
+		return err
+	}
+	if s.Height, err = strconv.Atoi(hs); err != nil {
+		return err
+	}
+	for _, f := range fields[1:] {
+		switch f {
+		case "cover":
+			s.Fit = fastimagecache.Cover
+		case "contain":
+		case "jpeg", "png", "gif":
+			s.Format = fastimagecache.Format(f)
+		default:
+			q, err := strconv.Atoi(f)
+			if err != nil {
+				return fmt.Errorf("unknown preset option %q", f)
+			}
+			s.Quality = q
+		}
+	}
+	p[name] = s
+	return nil
+}
+
+func parseFormats(s string) ([]fastimagecache.Format, error) {
+	var out []fastimagecache.Format
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		switch fastimagecache.Format(f) {
+		case fastimagecache.JPEG, fastimagecache.PNG, fastimagecache.GIF, fastimagecache.WebP, fastimagecache.BMP, fastimagecache.TIFF:
+			out = append(out, fastimagecache.Format(f))
+		default:
+			return nil, fmt.Errorf("unknown format %q", f)
+		}
+	}
+	return out, nil
+}
+
+// serve runs the demo server until ctx is done, then shuts down gracefully.
+func serve(ctx context.Context, args []string, stdout io.Writer) error {
+	fl := newFlagSet("serve", "[-dir D] [-addr HOST:PORT] [-debug-addr HOST:PORT] [-preset name=WxH[:cover][:fmt][:q]]...",
+		"Serve the upload page, the upload API (/api/images) and renditions (/images/{id}/{preset}).", stdout)
+	dir := fl.String("dir", defaultDir(), "store directory")
+	addr := fl.String("addr", "127.0.0.1:8080", "listen address for the page and the images")
+	debugAddr := fl.String("debug-addr", "127.0.0.1:8081", "listen address for expvar metrics at /debug/vars (empty: off)")
+	formats := fl.String("formats", "jpeg,png,gif,webp", "accepted input formats (bmp and tiff opt-in)")
+	keyFile := fl.String("signing-key-file", "", "file holding a key that enables signed arbitrary sizes")
+	maxStore := fl.Int64("max-store-bytes", 0, "rendition quota in bytes (0: 1 GiB)")
+	presets := presetFlag{}
+	fl.Var(presets, "preset", "a named rendition, repeatable (default thumb=160x160:cover and small=320x320)")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	if fl.NArg() != 0 {
+		return usageError{"serve takes no arguments"}
+	}
+	if len(presets) == 0 {
+		presets["thumb"] = fastimagecache.Spec{Width: 160, Height: 160, Fit: fastimagecache.Cover}
+		presets["small"] = fastimagecache.Spec{Width: 320, Height: 320}
+	}
+	fmts, err := parseFormats(*formats)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	var key []byte
+	if *keyFile != "" {
+		if key, err = os.ReadFile(*keyFile); err != nil {
+			return err
+		}
+		key = []byte(strings.TrimSpace(string(key)))
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	c, err := fastimagecache.New(*dir,
+		fastimagecache.WithLimits(fastimagecache.Limits{Formats: fmts}),
+		fastimagecache.WithMaxStoreBytes(*maxStore),
+		fastimagecache.WithLogger(logger))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+
+	mux := http.NewServeMux()
+	api := c.Handler(fastimagecache.HandlerOptions{AllowUpload: true, Presets: presets, SigningKey: key})
+	mux.Handle("POST /api/images", http.StripPrefix("/api/images", api))
+	mux.Handle("/images/", http.StripPrefix("/images", api))
+	static, _ := fs.Sub(webFS, "web")
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		http.ServeFileFS(w, r, static, "index.html")
+	})
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(ln) }()
+	fmt.Fprintf(stdout, "listening on http://%s/\n", ln.Addr())
+
+	var debug *http.Server
+	if *debugAddr != "" {
+		expvar.Publish("fastimagecache", expvar.Func(func() any { return c.Stats() }))
+		dln, err := net.Listen("tcp", *debugAddr)
+		if err != nil {
+			srv.Close()
+			return err
+		}
+		dmux := http.NewServeMux()
+		dmux.Handle("GET /debug/vars", expvar.Handler())
+		debug = &http.Server{Handler: dmux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { errc <- debug.Serve(dln) }()
+		fmt.Fprintf(stdout, "metrics on http://%s/debug/vars\n", dln.Addr())
+	}
+
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		return err
+	}
+	fmt.Fprintln(stdout, "shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if debug != nil {
+		_ = debug.Shutdown(sctx)
+	}
+	return srv.Shutdown(sctx)
+}
