@@ -47,6 +47,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/singleflight"
+
+	"github.com/fastimagecache/fastimagecache/internal/lru"
 )
 
 // Errors. Every failure returned by this package wraps one of these; test with errors.Is.
@@ -185,6 +187,8 @@ type Cache struct {
 	hooks  hooks
 	now    func() time.Time
 	count  counters
+	hot    *lru.Cache[*renderResult] // rendition key → encoded rendition
+	metas  *lru.Cache[originalMeta]  // ID → metadata
 
 	// mu guards closed and calls.
 	mu     sync.RWMutex
@@ -227,6 +231,8 @@ func New(dir string, opts ...Option) (*Cache, error) {
 		store:  st,
 		budget: newBudget(lim.MemoryBudget, lim.MaxQueue),
 		now:    time.Now,
+		hot:    lru.New[*renderResult](cfg.memoryBytes),
+		metas:  lru.New[originalMeta](min(cfg.memoryBytes/8, 4<<20) * 8), // up to 4 MiB of metadata
 	}, nil
 }
 
@@ -298,21 +304,16 @@ func (c *Cache) Delete(ctx context.Context, id ID) error {
 	if _, err := ParseID(string(id)); err != nil {
 		return err
 	}
-	if err := c.store.Delete(ctx, string(id)); err != nil {
+	c.hot.RemoveOwner(string(id))
+	c.metas.RemoveOwner(string(id))
+	err := c.store.Delete(ctx, string(id))
+	// A Get racing with Delete may have cached the ID again; drop it once more.
+	c.hot.RemoveOwner(string(id))
+	c.metas.RemoveOwner(string(id))
+	if err != nil {
 		return storeErr("delete "+id.short(), err)
 	}
 	return nil
-}
-
-// Fetch would ingest an image from a URL through exactly the Put pipeline. Remote fetching
-// is not implemented yet: Fetch always returns an error wrapping ErrForbiddenURL, and makes
-// no request.
-func (c *Cache) Fetch(ctx context.Context, rawURL string) (Info, error) {
-	if err := c.enter(); err != nil {
-		return Info{}, err
-	}
-	defer c.leave()
-	return Info{}, fmt.Errorf("fetching is not enabled: %w", ErrForbiddenURL)
 }
 
 // logReject records a rejected input at Info with a stable reason code.

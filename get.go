@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -52,6 +53,10 @@ func (c *Cache) get(ctx context.Context, id ID, spec Spec) (*Rendition, error) {
 		return nil, err
 	}
 	key := renditionKey(id, cs)
+	if rr, ok := c.hot.Get(key); ok {
+		c.count.hits.Add(1)
+		return rr.open(), nil
+	}
 	if r, err := c.openStored(ctx, id, key); err == nil {
 		c.count.hits.Add(1)
 		return r, nil
@@ -82,7 +87,8 @@ func renditionKey(id ID, s Spec) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// openStored opens a stored rendition; store.ErrNotExist means a miss.
+// openStored opens a stored rendition; store.ErrNotExist means a miss. A rendition small
+// enough for the memory tier is read whole and kept there.
 func (c *Cache) openStored(ctx context.Context, id ID, key string) (*Rendition, error) {
 	sr, err := c.store.OpenRendition(ctx, string(id), key)
 	if err != nil {
@@ -92,6 +98,16 @@ func (c *Cache) openStored(ctx context.Context, id ID, key string) (*Rendition, 
 	if err := json.Unmarshal(sr.Meta, &m); err != nil || !m.Format.known() {
 		sr.Close()
 		return nil, store.ErrNotExist // not ours: render again
+	}
+	if sr.Size <= c.cfg.memoryBytes/8 {
+		data, err := io.ReadAll(io.LimitReader(sr, sr.Size+1))
+		sr.Close()
+		if err != nil || int64(len(data)) != sr.Size {
+			return nil, store.ErrNotExist
+		}
+		rr := &renderResult{out: rendered{data: data, format: m.Format, width: m.Width, height: m.Height}, digest: sr.Digest, modTime: sr.ModTime}
+		c.hot.Add(key, string(id), rr, int64(len(data)))
+		return rr.open(), nil
 	}
 	return &Rendition{
 		ReadSeekCloser: sr.ReadSeekCloser,
@@ -166,5 +182,7 @@ func (c *Cache) renderAndStore(ctx context.Context, id ID, s Spec, key string) (
 	if err := c.store.PutRendition(ctx, string(id), key, meta, out.data); err != nil {
 		return nil, storeErr("store rendition of "+id.short(), err)
 	}
-	return &renderResult{out: out, digest: sha256.Sum256(out.data), modTime: c.now()}, nil
+	rr := &renderResult{out: out, digest: sha256.Sum256(out.data), modTime: c.now()}
+	c.hot.Add(key, string(id), rr, int64(len(out.data)))
+	return rr, nil
 }

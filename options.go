@@ -26,17 +26,23 @@ func (f putOptionFunc) applyPut(p *putConfig) { f(p) }
 // defaultMaxStoreBytes is the rendition quota when WithMaxStoreBytes is not given.
 const defaultMaxStoreBytes = 1 << 30
 
+// defaultMemoryBytes is the in-memory tier's size when WithMemoryCache is not given.
+const defaultMemoryBytes = 64 << 20
+
 // config is what the With* options fill in. Zero values mean the safe default.
 type config struct {
 	limits        Limits
 	maxStoreBytes int64
+	memoryBytes   int64
 	logger        *slog.Logger
 	fetch         *FetchPolicy
+	storeFaults   func(op string) error // test seam: store.Options.Faults; nil in production
 }
 
 func defaultConfig() config {
 	return config{
 		maxStoreBytes: defaultMaxStoreBytes,
+		memoryBytes:   defaultMemoryBytes,
 		logger:        slog.New(slog.DiscardHandler),
 	}
 }
@@ -58,6 +64,18 @@ func WithMaxStoreBytes(n int64) Option {
 	})
 }
 
+// WithMemoryCache sets the bytes of recently used renditions (and originals' metadata)
+// kept in memory in front of the disk, so that a hit costs microseconds. Renditions larger
+// than an eighth of it are always read from disk. Zero keeps the default of 64 MiB; a
+// negative value turns the tier off.
+func WithMemoryCache(n int64) Option {
+	return optionFunc(func(c *config) {
+		if n != 0 {
+			c.memoryBytes = n
+		}
+	})
+}
+
 // WithLogger sets the logger for rejected inputs (Info) and the Cache's own faults
 // (Error). Logs never contain raw input bytes, file names or absolute paths. A nil logger
 // discards, which is also the default; the global slog logger is never used.
@@ -68,6 +86,12 @@ func WithLogger(l *slog.Logger) Option {
 		}
 		c.logger = l
 	})
+}
+
+// withStoreFaults is a test seam: f is consulted before each step of a store write
+// (see store.Options.Faults) and fails that step when it returns an error.
+func withStoreFaults(f func(op string) error) Option {
+	return optionFunc(func(c *config) { c.storeFaults = f })
 }
 
 // FetchPolicy says which URLs Fetch may load. Its zero value allows nothing.

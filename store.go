@@ -28,7 +28,7 @@ type storage interface {
 
 // openDiskStore opens the local store; errors carry no absolute path.
 func openDiskStore(dir string, cfg config) (storage, error) {
-	d, err := store.Open(dir, store.Options{MaxRenditionBytes: cfg.maxStoreBytes, Logger: cfg.logger})
+	d, err := store.Open(dir, store.Options{MaxRenditionBytes: cfg.maxStoreBytes, Logger: cfg.logger, Faults: cfg.storeFaults})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w: %w", ErrStorage, err)
 	}
@@ -75,6 +75,20 @@ func (m originalMeta) valid() bool {
 // loadMeta reads an original's metadata. Metadata that does not parse is rebuilt from the
 // original itself (which the store verifies against its digest).
 func (c *Cache) loadMeta(ctx context.Context, id ID) (originalMeta, error) {
+	if m, ok := c.metas.Get(string(id)); ok {
+		return m, nil
+	}
+	m, err := c.readMeta(ctx, id)
+	if err == nil {
+		c.metas.Add(string(id), string(id), m, metaSize)
+	}
+	return m, err
+}
+
+// metaSize is what one cached originalMeta counts against the memory tier.
+const metaSize = 128
+
+func (c *Cache) readMeta(ctx context.Context, id ID) (originalMeta, error) {
 	raw, err := c.store.OriginalMeta(ctx, string(id))
 	if err != nil {
 		return originalMeta{}, storeErr("stat "+id.short(), err)

@@ -323,7 +323,7 @@ func inspectBMP(data []byte, lim Limits) (header, error) {
 func inspectTIFF(data []byte, lim Limits) (header, error) {
 	info, err := tiffscan.Scan(data, tiffscan.Limits{MaxBlocks: maxTIFFBlocks, MaxIFDs: maxTIFFIFDs, MaxEntries: 1024})
 	switch {
-	case errors.Is(err, tiffscan.ErrTooManyBlocks):
+	case errors.Is(err, tiffscan.ErrTooManyBlocks), errors.Is(err, tiffscan.ErrEmpty):
 		return header{}, fmt.Errorf("%w: %w", ErrDimensions, err)
 	case errors.Is(err, tiffscan.ErrUnsupported):
 		return header{}, fmt.Errorf("%w: %w", ErrUnsupportedFormat, err)
@@ -339,9 +339,14 @@ func inspectTIFF(data []byte, lim Limits) (header, error) {
 	}
 	px := int64(info.Width) * int64(info.Height)
 	bpp := bytesPerPixel(cfg.ColorModel)
-	// Each strip or tile is read and decompressed into a buffer of its own: at most the
-	// file's size for the compressed side.
+	// x/image/tiff keeps the file in memory and inflates each compressed strip or tile
+	// into a growing buffer capped at 8 bytes per block pixel: with the buffer's doubling,
+	// up to three times that cap is allocated (CVE-2023-29408: a small deflate stream
+	// inflating to far more than the image needs).
 	est := px*bpp + int64(len(data))
+	if info.Compression != 1 {
+		est += 3 * 8 * int64(info.BlockWidth) * int64(info.BlockHeight)
+	}
 	return header{width: info.Width, height: info.Height, decodeBytes: est, alpha: hasAlphaModel(cfg.ColorModel)}, nil
 }
 

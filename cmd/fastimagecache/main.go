@@ -9,6 +9,7 @@
 //	fastimagecache stat     print what is known of a stored image
 //	fastimagecache verify   re-hash every stored entry; quarantine and report mismatches
 //	fastimagecache gc       trim renditions to a quota and clean up after crashes
+//	fastimagecache bench    compare thumbnail speed and quality with a naive pipeline and vipsthumbnail
 //
 // Every command takes -h. The store directory (-dir) defaults to fastimagecache under the
 // user's cache directory.
@@ -48,6 +49,7 @@ commands:
   stat     print what is known of a stored image
   verify   re-hash every stored entry; quarantine and report mismatches
   gc       trim renditions to a quota and clean up after crashes
+  bench    compare thumbnail speed and quality with a naive pipeline and vipsthumbnail
 
 Run 'fastimagecache COMMAND -h' for a command's flags.
 Exit codes: 0 success, 1 a request failed, 2 bad usage.
@@ -60,7 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cmd, args = args[0], args[1:]
 	}
 	commands := map[string]func(context.Context, []string, io.Writer) error{
-		"demo": demo, "serve": serve, "put": putCmd, "get": getCmd, "stat": statCmd, "verify": verifyCmd, "gc": gcCmd,
+		"demo": demo, "serve": serve, "bench": bench, "put": putCmd, "get": getCmd, "stat": statCmd, "verify": verifyCmd, "gc": gcCmd,
 	}
 	f, ok := commands[cmd]
 	switch {

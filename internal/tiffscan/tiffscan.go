@@ -46,6 +46,11 @@ var (
 	// counts, or a strip/tile extending past the end of the file.
 	ErrMalformed = errors.New("malformed TIFF")
 
+	// ErrEmpty reports an image whose width or height is zero (the
+	// CVE-2023-29407 shape: zero height, huge width). Errors wrapping it
+	// also wrap ErrMalformed.
+	ErrEmpty = errors.New("zero-sized TIFF")
+
 	// ErrTooManyBlocks reports that the first image needs more strips or
 	// tiles than [Limits].MaxBlocks.
 	ErrTooManyBlocks = errors.New("too many TIFF strips or tiles")
@@ -97,6 +102,10 @@ type Info struct {
 	// Blocks is the number of strips or tiles the first image needs,
 	// multiplied by Samples when PlanarConfiguration is 2.
 	Blocks int
+	// BlockWidth and BlockHeight are the size of one strip (image width ×
+	// RowsPerStrip) or tile. A decoder inflates each block into a buffer
+	// of up to BlockWidth*BlockHeight*8 bytes.
+	BlockWidth, BlockHeight int
 	// IFDs is the number of IFDs in the chain that were walked.
 	IFDs int
 }
@@ -375,7 +384,7 @@ func (s *scanner) firstImage(info *Info, entries uint64, n int, lim Limits) erro
 		return err
 	}
 	if w == 0 || h == 0 {
-		return fmt.Errorf("zero-sized image %dx%d: %w", w, h, ErrMalformed)
+		return fmt.Errorf("zero-sized image %dx%d: %w: %w", w, h, ErrEmpty, ErrMalformed)
 	}
 	if px, ok := mul(w, h); !ok || w > math.MaxInt || h > math.MaxInt || px > math.MaxInt/maxBytesPerPixel {
 		return fmt.Errorf("image %dx%d too large: %w", w, h, ErrMalformed)
@@ -449,6 +458,7 @@ func (s *scanner) firstImage(info *Info, entries uint64, n int, lim Limits) erro
 		}
 		across, down = ceilDiv(w, tw), ceilDiv(h, th)
 		offsets, counts = tileOffsets, tileCounts
+		info.BlockWidth, info.BlockHeight = int(min(tw, math.MaxInt32)), int(min(th, math.MaxInt32))
 	} else {
 		if tileOffsets.present || tileCounts.present {
 			return fmt.Errorf("tile offsets without tile size: %w", ErrMalformed)
@@ -462,6 +472,7 @@ func (s *scanner) firstImage(info *Info, entries uint64, n int, lim Limits) erro
 		}
 		across, down = 1, ceilDiv(h, r)
 		offsets, counts = stripOffsets, stripCounts
+		info.BlockWidth, info.BlockHeight = int(w), int(r)
 	}
 	planes := uint64(1)
 	if pc == 2 {

@@ -18,6 +18,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/fastimagecache/fastimagecache/internal/fixture"
 	"golang.org/x/image/tiff"
 )
 
@@ -423,6 +425,9 @@ func TestScanValid(t *testing.T) {
 			}
 			got, err := Scan(tc.data, lim)
 			require.NoError(t, err)
+			assert.Positive(t, got.BlockWidth)
+			assert.Positive(t, got.BlockHeight)
+			got.BlockWidth, got.BlockHeight = 0, 0 // checked by TestBlockSize
 			assert.Equal(t, tc.want, got)
 
 			cfg, err := tiff.DecodeConfig(bytes.NewReader(tc.data))
@@ -796,4 +801,23 @@ func FuzzScan(f *testing.F) {
 			t.Fatalf("success with Samples=%d BitsPerPixel=%d", info.Samples, info.BitsPerPixel)
 		}
 	})
+}
+
+func TestBlockSize(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		data   []byte
+		bw, bh int
+	}{
+		{"one strip", fixture.TIFFStrips(40, 30, 30), 40, 30},
+		{"rows per strip past the height", fixture.TIFFStrips(40, 30, 1000), 40, 30},
+		{"strips of 4 rows", fixture.TIFFStrips(40, 30, 4), 40, 4},
+		{"tiles", fixture.TIFFTiled(64, 48, 16, 32), 16, 32},
+	} {
+		info, err := Scan(tc.data, Limits{MaxBlocks: 1000, MaxIFDs: 4, MaxEntries: 100})
+		require.NoError(t, err, tc.name)
+		assert.Equal(t, [2]int{tc.bw, tc.bh}, [2]int{info.BlockWidth, info.BlockHeight}, tc.name)
+	}
+	_, err := Scan(fixture.TIFFTiled(64, 48, 16, 16), Limits{MaxBlocks: 1000, MaxIFDs: 4, MaxEntries: 100})
+	require.NoError(t, err)
 }

@@ -1,0 +1,417 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/metrics"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/disintegration/imaging"
+
+	"github.com/fastimagecache/fastimagecache"
+)
+
+// bench compares thumbnailing real photos with our cold and warm Get, a naive Go pipeline
+// and vipsthumbnail, interleaved over rounds in one process, and prints one table.
+func bench(ctx context.Context, args []string, stdout io.Writer) error {
+	fl := newFlagSet("bench", "[-rounds N] [-size N] [-q N] DIR",
+		"Thumbnail every JPEG in DIR (fetch a set with scripts/fetch-photos.sh) with: the naive pipeline\n"+
+			"(imaging.Decode with auto-orientation + imaging.Fit Lanczos + jpeg.Encode), our cold Get (one and two\n"+
+			"in flight), vipsthumbnail when it is on PATH, Put, and warm Get; print images/s, ratios, latency,\n"+
+			"peak memory and mean PSNR against a Lanczos reference from the full-resolution, oriented image.", stdout)
+	rounds := fl.Int("rounds", 3, "rounds, interleaved")
+	size := fl.Int("size", 320, "thumbnail box (size×size, contain)")
+	quality := fl.Int("q", 82, "JPEG quality")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	if fl.NArg() != 1 {
+		return usageError{"need one photo directory"}
+	}
+	photos, err := loadPhotos(fl.Arg(0))
+	if err != nil {
+		return err
+	}
+	if len(photos) == 0 {
+		return fmt.Errorf("no JPEG photos in %s (run scripts/fetch-photos.sh)", fl.Arg(0))
+	}
+	spec := fastimagecache.Spec{Width: *size, Height: *size, Format: fastimagecache.JPEG, Quality: *quality}
+	var mp float64
+	for _, p := range photos {
+		mp += float64(p.w*p.h) / 1e6
+	}
+	fmt.Fprintf(stdout, "%d photos, %.1f MP mean, %d rounds, GOMAXPROCS %d, %s\n",
+		len(photos), mp/float64(len(photos)), *rounds, runtime.GOMAXPROCS(0), cpuName())
+
+	var naive, cold, cold2, vips, puts []time.Duration
+	var warm []time.Duration
+	var peakNaive, peakCold uint64
+	var psnrNaive, psnrOurs []float64
+	vipsPath, _ := exec.LookPath("vipsthumbnail")
+	for round := range *rounds {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		// Naive pipeline.
+		var outsNaive [][]byte
+		d, peak := measure(func() {
+			for _, p := range photos {
+				outsNaive = append(outsNaive, naiveThumb(p.data, *size, *quality))
+			}
+		})
+		naive = append(naive, d)
+		peakNaive = max(peakNaive, peak)
+
+		// Ours: Put, cold Get, warm Get.
+		dir, err := os.MkdirTemp("", "fastimagecache-bench")
+		if err != nil {
+			return err
+		}
+		c, err := fastimagecache.New(dir)
+		if err != nil {
+			return err
+		}
+		ids := make([]fastimagecache.ID, len(photos))
+		d, _ = measure(func() {
+			for i, p := range photos {
+				info, perr := c.Put(ctx, bytes.NewReader(p.data))
+				if perr != nil {
+					err = fmt.Errorf("put %s: %w", p.name, perr)
+					return
+				}
+				ids[i] = info.ID
+			}
+		})
+		if err != nil {
+			return err
+		}
+		puts = append(puts, d)
+		outsOurs := make([][]byte, len(photos))
+		d, peak = measure(func() {
+			for i := range photos {
+				b, gerr := getAll(ctx, c, ids[i], spec)
+				if gerr != nil {
+					err = gerr
+					return
+				}
+				outsOurs[i] = b
+			}
+		})
+		if err != nil {
+			return err
+		}
+		cold = append(cold, d)
+		peakCold = max(peakCold, peak)
+		for range 20 {
+			for i := range photos {
+				t0 := time.Now()
+				if _, err := getAll(ctx, c, ids[i], spec); err != nil {
+					return err
+				}
+				warm = append(warm, time.Since(t0))
+			}
+		}
+		c.Close()
+		os.RemoveAll(dir)
+
+		// Ours, two in flight, on a fresh store.
+		d, err = coldParallel(ctx, photos, spec, 2)
+		if err != nil {
+			return err
+		}
+		cold2 = append(cold2, d)
+
+		if vipsPath != "" {
+			d, err := runVips(vipsPath, photos, *size, *quality)
+			if err != nil {
+				return err
+			}
+			vips = append(vips, d)
+		}
+		if round == 0 {
+			for i, p := range photos {
+				ref := reference(p.data, *size)
+				psnrNaive = append(psnrNaive, psnr(ref, outsNaive[i]))
+				psnrOurs = append(psnrOurs, psnr(ref, outsOurs[i]))
+			}
+		}
+	}
+
+	n := float64(len(photos))
+	rate := func(ds []time.Duration) float64 { return n / median(ds).Seconds() }
+	tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "pipeline\timages/s\tvs naive\tvs vipsthumbnail\tmean PSNR dB\tpeak heap MiB\t")
+	naiveRate, coldRate := rate(naive), rate(cold)
+	vipsCol := func(r float64) string {
+		if len(vips) == 0 {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.2f×", r/rate(vips))
+	}
+	fmt.Fprintf(tw, "naive Go (decode + imaging Lanczos + encode)\t%.1f\t1.00×\t%s\t%.2f\t%.0f\t\n", naiveRate, vipsCol(naiveRate), mean(psnrNaive), mib(peakNaive))
+	fmt.Fprintf(tw, "fastimagecache cold Get, 1 in flight\t%.1f\t%.2f×\t%s\t%.2f\t%.0f\t\n", coldRate, coldRate/naiveRate, vipsCol(coldRate), mean(psnrOurs), mib(peakCold))
+	fmt.Fprintf(tw, "fastimagecache cold Get, 2 in flight\t%.1f\t%.2f×\t%s\t\t\t\n", rate(cold2), rate(cold2)/naiveRate, vipsCol(rate(cold2)))
+	if len(vips) > 0 {
+		fmt.Fprintf(tw, "vipsthumbnail (one process, all photos)\t%.1f\t%.2f×\t1.00×\t\t\t\n", rate(vips), rate(vips)/naiveRate)
+	} else {
+		fmt.Fprintf(tw, "vipsthumbnail\tnot on PATH\t\t\t\t\t\n")
+	}
+	fmt.Fprintf(tw, "fastimagecache Put (validate + proving decode + store)\t%.1f\t\t\t\t\t\n", rate(puts))
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	slices.Sort(warm)
+	fmt.Fprintf(stdout, "warm Get (hit): p50 %v, p99 %v over %d gets\n",
+		warm[len(warm)/2].Round(time.Microsecond/10), warm[len(warm)*99/100].Round(time.Microsecond/10), len(warm))
+	fmt.Fprintf(stdout, "two in flight vs one: %.2f×; process peak RSS %s MiB\n", rate(cold2)/coldRate, peakRSS())
+	return nil
+}
+
+type photo struct {
+	name string
+	data []byte
+	w, h int
+}
+
+func loadPhotos(dir string) ([]photo, error) {
+	names, err := filepath.Glob(filepath.Join(dir, "*.jpg"))
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(names)
+	var out []photo
+	for _, n := range names {
+		b, err := os.ReadFile(n)
+		if err != nil {
+			return nil, err
+		}
+		cfg, err := jpeg.DecodeConfig(bytes.NewReader(b))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Base(n), err)
+		}
+		out = append(out, photo{name: filepath.Base(n), data: b, w: cfg.Width, h: cfg.Height})
+	}
+	return out, nil
+}
+
+// naiveThumb is what a Go developer writes in ten minutes.
+func naiveThumb(b []byte, size, q int) []byte {
+	img, err := imaging.Decode(bytes.NewReader(b), imaging.AutoOrientation(true))
+	if err != nil {
+		return nil
+	}
+	t := imaging.Fit(img, size, size, imaging.Lanczos)
+	var buf bytes.Buffer
+	_ = jpeg.Encode(&buf, t, &jpeg.Options{Quality: q})
+	return buf.Bytes()
+}
+
+// reference is the quality yardstick: Lanczos from the full-resolution oriented image,
+// not re-encoded.
+func reference(b []byte, size int) image.Image {
+	img, err := imaging.Decode(bytes.NewReader(b), imaging.AutoOrientation(true))
+	if err != nil {
+		return nil
+	}
+	return imaging.Fit(img, size, size, imaging.Lanczos)
+}
+
+func getAll(ctx context.Context, c *fastimagecache.Cache, id fastimagecache.ID, spec fastimagecache.Spec) ([]byte, error) {
+	r, err := c.Get(ctx, id, spec)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return io.ReadAll(r)
+}
+
+func coldParallel(ctx context.Context, photos []photo, spec fastimagecache.Spec, workers int) (time.Duration, error) {
+	dir, err := os.MkdirTemp("", "fastimagecache-bench")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	c, err := fastimagecache.New(dir)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	ids := make([]fastimagecache.ID, len(photos))
+	for i, p := range photos {
+		info, err := c.Put(ctx, bytes.NewReader(p.data))
+		if err != nil {
+			return 0, err
+		}
+		ids[i] = info.ID
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var firstErr atomic.Value
+	start := time.Now()
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(ids) {
+					return
+				}
+				if _, err := getAll(ctx, c, ids[i], spec); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err, _ := firstErr.Load().(error); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
+
+func runVips(path string, photos []photo, size, q int) (time.Duration, error) {
+	in, err := os.MkdirTemp("", "fastimagecache-vips")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(in)
+	args := []string{"-s", fmt.Sprintf("%dx%d", size, size), "-o", filepath.Join(in, "%s-t.jpg[Q="+strconv.Itoa(q)+"]")}
+	for _, p := range photos {
+		f := filepath.Join(in, p.name)
+		if err := os.WriteFile(f, p.data, 0o600); err != nil {
+			return 0, err
+		}
+		args = append(args, f)
+	}
+	start := time.Now()
+	out, err := exec.Command(path, args...).CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("vipsthumbnail: %v: %s", err, out)
+	}
+	return time.Since(start), nil
+}
+
+// measure runs fn and returns its duration and the peak live heap seen while it ran.
+func measure(fn func()) (time.Duration, uint64) {
+	runtime.GC()
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(sample)
+			if v := sample[0].Value.Uint64(); v > peak.Load() {
+				peak.Store(v)
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	})
+	start := time.Now()
+	fn()
+	d := time.Since(start)
+	close(done)
+	wg.Wait()
+	return d, peak.Load()
+}
+
+func psnr(ref image.Image, encoded []byte) float64 {
+	if ref == nil {
+		return math.NaN()
+	}
+	img, err := jpeg.Decode(bytes.NewReader(encoded))
+	if err != nil {
+		return math.NaN()
+	}
+	rb, ib := ref.Bounds(), img.Bounds()
+	if rb.Dx() != ib.Dx() || rb.Dy() != ib.Dy() {
+		return math.NaN()
+	}
+	var se float64
+	for y := range rb.Dy() {
+		for x := range rb.Dx() {
+			r1, g1, b1, _ := ref.At(rb.Min.X+x, rb.Min.Y+y).RGBA()
+			r2, g2, b2, _ := img.At(ib.Min.X+x, ib.Min.Y+y).RGBA()
+			for _, d := range []float64{float64(r1>>8) - float64(r2>>8), float64(g1>>8) - float64(g2>>8), float64(b1>>8) - float64(b2>>8)} {
+				se += d * d
+			}
+		}
+	}
+	mse := se / float64(3*rb.Dx()*rb.Dy())
+	if mse == 0 {
+		return 99
+	}
+	return 10 * math.Log10(255*255/mse)
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func mean(xs []float64) float64 {
+	var s float64
+	var n int
+	for _, x := range xs {
+		if !math.IsNaN(x) {
+			s += x
+			n++
+		}
+	}
+	if n == 0 {
+		return math.NaN()
+	}
+	return s / float64(n)
+}
+
+func mib(b uint64) float64 { return float64(b) / (1 << 20) }
+
+func peakRSS() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "n/a"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			if err == nil {
+				return strconv.Itoa(kb / 1024)
+			}
+		}
+	}
+	return "n/a"
+}
+
+func cpuName() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "model name"); ok {
+			return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+		}
+	}
+	return runtime.GOARCH
+}
