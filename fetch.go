@@ -35,11 +35,13 @@ const (
 // wrapping ErrForbiddenURL and makes no request. When on, it is bounded as follows (see
 // [FetchPolicy] for the knobs):
 //
-//   - The URL must be https (http only with AllowHTTP), without userinfo, with a host in
-//     AllowedHosts and a port in AllowedPorts. A host that is an IP literal must be a
-//     canonical dotted quad or a bracketed IPv6 address; other spellings that resolvers
-//     read as IPv4 ("2130706433", "0x7f.1", "0177.0.0.1", "127.1") are refused. A literal
-//     in a refused range is refused before any request.
+//   - The URL must be at most 8 KiB, https (http only with AllowHTTP), without userinfo,
+//     with a host in AllowedHosts and a port in AllowedPorts (an empty list is the
+//     default, 80 and 443). Non-ASCII host names are refused; use their punycode form. A
+//     host that is an IP literal must be a canonical dotted quad or a bracketed IPv6
+//     address; other spellings that resolvers read as IPv4 ("2130706433", "0x7f.1",
+//     "0177.0.0.1", "127.1") are refused. A literal in a refused range is refused before
+//     any request.
 //   - Every connection resolves its host once (with LookupIP) and is refused if any of the
 //     addresses is in a refused range: loopback, private (RFC 1918, ULA fc00::/7),
 //     carrier-grade NAT, link-local (incl. 169.254.169.254), unspecified, multicast,

@@ -210,7 +210,7 @@ func (h *handler) upload(w http.ResponseWriter, r *http.Request) {
 	if created {
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, infoJSON{ID: info.ID, Format: info.Format, Width: info.Width, Height: info.Height, Frames: info.Frames, Size: info.Size})
+	writeJSON(w, status, infoJSON(info))
 }
 
 // infoJSON is Info as the handler answers it.
