@@ -8,7 +8,6 @@ import (
 	"image"
 	"image/draw"
 	"image/gif"
-	"image/jpeg"
 	"image/png"
 	"io"
 	"log/slog"
@@ -19,6 +18,7 @@ import (
 	"golang.org/x/image/webp"
 
 	"github.com/fastimagecache/fastimagecache/internal/ctxio"
+	"github.com/fastimagecache/fastimagecache/internal/jpegdec"
 )
 
 // readLimited reads at most max bytes from r. One byte more means ErrTooLarge, and the
@@ -116,8 +116,9 @@ type decoded struct {
 
 // decodeImage decodes data, whose header h has already passed inspect, with the format's
 // own pure-Go decoder (never through image.Decode's global registry). It reads through a
-// ctx-aware reader. With all set, a GIF is decoded frame by frame in full.
-func decodeImage(ctx context.Context, data []byte, h header, all bool) (decoded, error) {
+// ctx-aware reader. With o.allFrames, a GIF is decoded frame by frame in full; a JPEG is
+// decoded at 1/o.jpegScale of its size (see decodedSize).
+func decodeImage(ctx context.Context, data []byte, h header, o decodeOpts) (decoded, error) {
 	r := ctxio.NewReader(ctx, bytes.NewReader(data))
 	var (
 		img image.Image
@@ -125,11 +126,11 @@ func decodeImage(ctx context.Context, data []byte, h header, all bool) (decoded,
 	)
 	switch h.format {
 	case JPEG:
-		img, err = jpeg.Decode(r)
+		img, err = jpegdec.Decode(r, jpegdec.Options{Scale: max(o.jpegScale, 1), SkipAC: o.skipAC})
 	case PNG:
 		img, err = png.Decode(r)
 	case GIF:
-		if all {
+		if o.allFrames {
 			g, err := gif.DecodeAll(r)
 			if err != nil {
 				return decoded{}, decodeErr(h.format, err)
@@ -156,8 +157,8 @@ func decodeImage(ctx context.Context, data []byte, h header, all bool) (decoded,
 		return decoded{}, decodeErr(h.format, err)
 	}
 	b := img.Bounds()
-	if b.Dx() != h.width || b.Dy() != h.height {
-		return decoded{}, fmt.Errorf("decoded %dx%d, header said %dx%d: %w", b.Dx(), b.Dy(), h.width, h.height, ErrCorrupt)
+	if w, hh := h.decodedSize(o); b.Dx() != w || b.Dy() != hh {
+		return decoded{}, fmt.Errorf("decoded %dx%d, header said %dx%d: %w", b.Dx(), b.Dy(), w, hh, ErrCorrupt)
 	}
 	return decoded{img: img}, nil
 }

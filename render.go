@@ -155,11 +155,13 @@ func orientedSize(w, h, orientation int) (int, int) {
 func renderBytes(h header, s Spec) int64 {
 	ow0, oh0 := orientedSize(h.width, h.height, h.orientation)
 	rw, rh, ow, oh := geometry(ow0, oh0, s)
+	o := renderOpts(h, s)
+	dw, dh := h.decodedSize(o)
 	src := int64(h.width) * int64(h.height)
 	scaled := int64(rw) * int64(rh)
 	out := int64(ow) * int64(oh)
-	tmp := int64(max(rw, rh)) * int64(max(h.width, h.height)) // resize intermediate, either axis first
-	est := h.decodeBytes + 4*(tmp+2*scaled+2*out)
+	tmp := int64(max(rw, rh)) * int64(max(dw, dh)) // resize intermediate, either axis first
+	est := h.decodeBytesFor(o) + 4*(tmp+2*scaled+2*out)
 	if h.format == GIF {
 		est += 4 * src // canvas the first frame is composited on
 		if s.Format == GIF && h.frames > 1 {
@@ -180,7 +182,7 @@ type rendered struct {
 // canonical spec s and encodes. It is a function of its inputs only, so it can later run in
 // a separate worker process. Every output byte comes from our encoder.
 func render(ctx context.Context, data []byte, h header, s Spec) (rendered, error) {
-	dec, err := decodeImage(ctx, data, h, s.Format == GIF && h.frames > 1)
+	dec, err := decodeImage(ctx, data, h, renderOpts(h, s))
 	if err != nil {
 		return rendered{}, err
 	}
@@ -201,6 +203,30 @@ func render(ctx context.Context, data []byte, h header, s Spec) (rendered, error
 	}
 	b := img.Bounds()
 	return rendered{data: buf.Bytes(), format: s.Format, width: b.Dx(), height: b.Dy()}, nil
+}
+
+// renderOpts picks how to decode h for a rendition s: a JPEG is decoded at the smallest
+// scale (1/8, 1/4, 1/2) that still leaves at least twice the target size on both axes, so
+// the Lanczos filter that follows has real pixels to work from (shrink on load); at 1/8 a
+// progressive JPEG's AC scans are skipped, since only DC coefficients matter there.
+func renderOpts(h header, s Spec) decodeOpts {
+	o := decodeOpts{allFrames: s.Format == GIF && h.frames > 1, jpegScale: 1}
+	if h.format != JPEG {
+		return o
+	}
+	ow0, oh0 := orientedSize(h.width, h.height, h.orientation)
+	rw, rh, _, _ := geometry(ow0, oh0, s)
+	if h.orientation >= 5 {
+		rw, rh = rh, rw // back to the stored axes
+	}
+	for _, scale := range []int{8, 4, 2} {
+		if (h.width+scale-1)/scale >= 2*rw && (h.height+scale-1)/scale >= 2*rh {
+			o.jpegScale = scale
+			break
+		}
+	}
+	o.skipAC = o.jpegScale == 8
+	return o
 }
 
 // transform resizes src (as decoded, before orientation) so that, once oriented and

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/image/webp"
 
 	"github.com/fastimagecache/fastimagecache/internal/gifscan"
+	"github.com/fastimagecache/fastimagecache/internal/jpegdec"
 	"github.com/fastimagecache/fastimagecache/internal/jpegscan"
 	"github.com/fastimagecache/fastimagecache/internal/tiffscan"
 	"github.com/fastimagecache/fastimagecache/internal/webpscan"
@@ -35,6 +36,33 @@ type header struct {
 	decodeBytes int64 // estimated bytes the decoder allocates
 	orientation int   // EXIF orientation (JPEG only), 1..8
 	alpha       bool  // the decoded image may have transparency
+	jpeg        *jpegdec.Header
+}
+
+// decodeOpts say how much of an image a decode needs.
+type decodeOpts struct {
+	allFrames bool // every frame of an animation, not just the first
+	// jpegScale (1, 2, 4 or 8) decodes a JPEG at 1/jpegScale of its size by a reduced
+	// inverse DCT; every scan is still entropy-decoded unless skipAC.
+	jpegScale int
+	skipAC    bool // at scale 8, skip a progressive JPEG's AC scans
+}
+
+// decodedSize is the size decodeImage returns for h under o.
+func (h header) decodedSize(o decodeOpts) (int, int) {
+	if h.format != JPEG || o.jpegScale <= 1 {
+		return h.width, h.height
+	}
+	s := o.jpegScale
+	return (h.width + s - 1) / s, (h.height + s - 1) / s
+}
+
+// decodeBytesFor is the memory decodeImage allocates for h under o.
+func (h header) decodeBytesFor(o decodeOpts) int64 {
+	if h.jpeg != nil {
+		return jpegdec.AllocBytes(*h.jpeg, jpegdec.Options{Scale: max(o.jpegScale, 1), SkipAC: o.skipAC})
+	}
+	return h.decodeBytes
 }
 
 // sniff detects the format from magic bytes. Anything that is not one of the six raster
@@ -184,11 +212,16 @@ func inspectJPEG(data []byte, lim Limits) (header, error) {
 	if err := checkConfig(cfg, err, info.Width, info.Height); err != nil {
 		return header{}, err
 	}
+	jh := &jpegdec.Header{Width: info.Width, Height: info.Height, Progressive: info.Progressive, AdobeTransform: info.AdobeTransform}
+	for _, c := range info.Components {
+		jh.Components = append(jh.Components, jpegdec.Component{ID: c.ID, H: c.H, V: c.V})
+	}
 	return header{
 		width:       info.Width,
 		height:      info.Height,
 		decodeBytes: info.DecodedBytes(),
 		orientation: info.Orientation,
+		jpeg:        jh,
 	}, nil
 }
 
