@@ -1,0 +1,264 @@
+// Package jpegdec is a JPEG decoder that can decode at a reduced scale
+// ("shrink on load", as libjpeg's scale_denom and libvips do): at 1/2, 1/4 or
+// 1/8 each 8×8 block of DCT coefficients goes through a reduced inverse DCT
+// straight to 4×4, 2×2 or 1×1 pixels, so a thumbnail of a large photo never
+// needs the full-size image in memory, and most of the IDCT work is skipped.
+//
+// # Origin and licence
+//
+// This package is a fork of the decoder half of Go 1.26's image/jpeg
+// (reader.go, scan.go, huffman.go and the inverse DCT of dct.go), copyright
+// The Go Authors, distributed under the BSD licence in the LICENSE file of
+// this directory. The files that come from image/jpeg keep its copyright
+// notice. What was changed:
+//
+//   - Decode takes [Options]; the package does not register itself with
+//     image.RegisterFormat, and has no encoder.
+//   - reconstructBlock writes an 8×8, 4×4, 2×2 or 1×1 block depending on the
+//     scale; the reduced inverse DCTs (idct_reduced.go) are new code, after
+//     the math of libjpeg's jidctred.c: each output pixel is the average of
+//     the s×s pixels of the full inverse DCT it replaces, evaluated in
+//     closed form from the coefficients the average depends on.
+//   - The image planes (and so the returned image) are allocated at the
+//     scaled size. Scale 1 is pixel-for-pixel identical to image/jpeg.
+//   - With SkipAC at scale 1/8, a progressive image's AC scans are skipped
+//     without entropy decoding, and only one DC coefficient per block is kept
+//     between scans instead of 64.
+//   - The entropy decoder (huffman.go, and the block loops of scan.go) was
+//     rewritten for speed: a 64-bit bit buffer refilled several bytes at a
+//     time, a 9-bit look-up table that also decodes the coefficient that
+//     follows a short code, and blocks decoded without per-bit function
+//     calls. Its results, including which inputs are errors, are those of
+//     image/jpeg's.
+//   - applyBlack calls image/draw instead of image/internal/imageutil, which
+//     is not importable (draw.Draw reaches the same code).
+//   - DecodeConfig is unchanged; DecodeHeader and AllocBytes are new.
+//
+// Every check of image/jpeg is kept: frame and scan header validation,
+// Huffman and quantization table validation, component counts and sampling
+// factors, progressive parameters, restart markers. As in image/jpeg, the
+// only allocations that depend on the input are the image planes and the
+// progressive coefficient buffers, sized from the frame header's width,
+// height and sampling factors, and made at the first SOS: a caller that
+// checked the size from [DecodeConfig] or [DecodeHeader] (and
+// [AllocBytes]) has bounded them.
+package jpegdec
+
+import (
+	"errors"
+	"image"
+	"io"
+	"math"
+)
+
+// Options control a decode.
+type Options struct {
+	// Scale is 1, 2, 4 or 8: the image is decoded at ceil(w/Scale) ×
+	// ceil(h/Scale) by a reduced inverse DCT (8×8 → 4×4, 2×2, 1×1 per block;
+	// 1/8 is the DC coefficient alone). 0 means 1.
+	Scale int
+	// SkipAC, only meaningful with Scale 8, lets a progressive image skip
+	// its AC scans' entropy decoding entirely (only DC coefficients matter
+	// at 1/8). Baseline scans still have to be Huffman-decoded to find block
+	// boundaries. A corrupt AC scan then goes unnoticed: leave SkipAC off
+	// when the whole file must be proven to decode.
+	SkipAC bool
+}
+
+// errBadScale is returned for an Options.Scale other than 0, 1, 2, 4 or 8.
+var errBadScale = errors.New("jpegdec: Options.Scale must be 1, 2, 4 or 8")
+
+// shift returns log2 of o.Scale.
+func (o Options) shift() (uint, error) {
+	switch o.Scale {
+	case 0, 1:
+		return 0, nil
+	case 2:
+		return 1, nil
+	case 4:
+		return 2, nil
+	case 8:
+		return 3, nil
+	}
+	return 0, errBadScale
+}
+
+// Decode reads a JPEG image from r and returns it at the scale opt asks for.
+// The image is an *image.Gray (one component), an *image.YCbCr (three
+// components, with the file's chroma subsampling ratio), an *image.RGBA (RGB
+// files) or an *image.CMYK (four components), as image/jpeg returns; its
+// bounds are (0, 0)–(ceil(w/Scale), ceil(h/Scale)). Errors are FormatError
+// (invalid input), UnsupportedError, or the reader's, as image/jpeg's are
+// (a truncated file is io.ErrUnexpectedEOF or a FormatError).
+func Decode(r io.Reader, opt Options) (image.Image, error) {
+	shift, err := opt.shift()
+	if err != nil {
+		return nil, err
+	}
+	d := new(decoder)
+	d.shift = shift
+	d.skipAC = shift == 3 && opt.SkipAC
+	return d.decode(r, false, false)
+}
+
+// DecodeConfig returns the color model and dimensions of a JPEG image
+// without decoding the entire image, exactly as image/jpeg.DecodeConfig does.
+// The dimensions are those of a Scale 1 decode.
+func DecodeConfig(r io.Reader) (image.Config, error) {
+	var d decoder
+	if _, err := d.decode(r, true, false); err != nil {
+		return image.Config{}, err
+	}
+	return d.config()
+}
+
+// Component is one frame component.
+type Component struct {
+	ID   int // component identifier C_i
+	H, V int // sampling factors, 1..4
+}
+
+// Header is what [AllocBytes] needs to know about a JPEG: the frame header,
+// and the Adobe APP14 transform. It can be filled in by [DecodeHeader] or
+// from the caller's own header scan.
+type Header struct {
+	Width, Height int
+	Progressive   bool        // SOF2
+	Components    []Component // 1, 3 or 4 entries, in frame order
+	// AdobeTransform is the transform byte of the (last) Adobe APP14
+	// segment, or -1 when there is none.
+	AdobeTransform int
+}
+
+// DecodeHeader reads a JPEG's markers up to its first SOS and returns its
+// frame header. The checks image/jpeg makes on the segments before the first
+// scan are made; the entropy-coded data is not read. An Adobe APP14 segment
+// after the first scan, which would change AdobeTransform, is not seen.
+func DecodeHeader(r io.Reader) (Header, error) {
+	var d decoder
+	if _, err := d.decode(r, true, true); err != nil {
+		return Header{}, err
+	}
+	if d.nComp == 0 {
+		return Header{}, FormatError("missing SOF marker")
+	}
+	h := Header{
+		Width:          d.width,
+		Height:         d.height,
+		Progressive:    d.progressive,
+		Components:     make([]Component, d.nComp),
+		AdobeTransform: -1,
+	}
+	if d.adobeTransformValid {
+		h.AdobeTransform = int(d.adobeTransform)
+	}
+	for i := range h.Components {
+		h.Components[i] = Component{ID: int(d.comp[i].c), H: d.comp[i].h, V: d.comp[i].v}
+	}
+	return h, nil
+}
+
+// coeffBlockBytes is the size of one block of progressive coefficients.
+const coeffBlockBytes = blockSize * 4
+
+// AllocBytes estimates the bytes Decode allocates for an image with header h
+// decoded with opt: the image planes at the scaled size, padded to whole
+// MCUs (bs×bs bytes per 8×8 block of every component, bs = 8/Scale); for a
+// progressive image the coefficients kept between scans (256 bytes per
+// block, or 4 with Scale 8 and SkipAC, which keeps only DC); and, when the
+// decoder converts the planes to an *image.RGBA or *image.CMYK (four
+// components, or three with AdobeTransform 0 or component IDs 'R', 'G',
+// 'B'), 4 bytes per output pixel. The count is exact for the large
+// allocations; it leaves out the decoder's fixed-size state (about 20 KB,
+// independent of the input) and the runtime's rounding up of each of the at
+// most 10 large allocations to a whole number of pages.
+//
+// As Decode does, a single-component image is counted 1×1 sampled whatever
+// its nominal factors. The result is 0 for a header with no components or an
+// empty size, saturates at math.MaxInt64, and is meaningful for any Header
+// (sampling factors out of 1..4 are clamped), not only one DecodeHeader
+// returned. An invalid opt.Scale counts as 1.
+func AllocBytes(h Header, opt Options) int64 {
+	if h.Width <= 0 || h.Height <= 0 || len(h.Components) == 0 {
+		return 0
+	}
+	shift, err := opt.shift()
+	if err != nil {
+		shift = 0
+	}
+	bs := int64(8 >> shift)
+	gray := len(h.Components) == 1
+	sampling := func(c Component) (int64, int64) {
+		if gray {
+			return 1, 1
+		}
+		return int64(min(max(c.H, 1), 4)), int64(min(max(c.V, 1), 4))
+	}
+	var maxH, maxV int64 = 1, 1
+	for _, c := range h.Components {
+		ch, cv := sampling(c)
+		maxH, maxV = max(maxH, ch), max(maxV, cv)
+	}
+	// Decode sizes MCUs by the first component's factors, which image/jpeg's
+	// SOF checks make the largest; the maximum is the safe side for a Header
+	// from elsewhere.
+	w, ht := int64(h.Width), int64(h.Height)
+	mxx := ceilDiv(w, 8*maxH)
+	myy := ceilDiv(ht, 8*maxV)
+
+	perBlock := int64(coeffBlockBytes)
+	if shift == 3 && opt.SkipAC {
+		perBlock = 4
+	}
+	var total int64
+	for _, c := range h.Components {
+		ch, cv := sampling(c)
+		blocks := mulSat(mulSat(mxx, ch), mulSat(myy, cv))
+		total = addSat(total, mulSat(blocks, bs*bs))
+		if h.Progressive {
+			total = addSat(total, mulSat(blocks, perBlock))
+		}
+	}
+	if converts(h) {
+		sw := ceilDiv(w, int64(1)<<shift)
+		sh := ceilDiv(ht, int64(1)<<shift)
+		total = addSat(total, mulSat(mulSat(sw, sh), 4))
+	}
+	return total
+}
+
+// converts reports whether Decode copies the planes of an image with header
+// h into a 4-byte-per-pixel image. A JFIF APP0 stops the 'R', 'G', 'B'
+// detection, but Header does not record it: over-counting is the safe side.
+func converts(h Header) bool {
+	switch len(h.Components) {
+	case 4:
+		return true
+	case 3:
+		c := h.Components
+		return h.AdobeTransform == 0 || c[0].ID == 'R' && c[1].ID == 'G' && c[2].ID == 'B'
+	}
+	return false
+}
+
+// ceilDiv returns ceil(a/b) for a ≥ 1, b ≥ 1.
+func ceilDiv(a, b int64) int64 { return (a-1)/b + 1 }
+
+// mulSat returns a*b for non-negative a and b, saturating at math.MaxInt64.
+func mulSat(a, b int64) int64 {
+	if a <= 0 || b <= 0 {
+		return 0
+	}
+	if a > math.MaxInt64/b {
+		return math.MaxInt64
+	}
+	return a * b
+}
+
+// addSat returns a+b for non-negative a and b, saturating at math.MaxInt64.
+func addSat(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
