@@ -44,6 +44,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -189,6 +190,9 @@ type Cache struct {
 	count  counters
 	hot    *lru.Cache[*renderResult] // rendition key → encoded rendition
 	metas  *lru.Cache[originalMeta]  // ID → metadata
+	// deletes counts Deletes, so a metadata read racing one is not cached (see loadMeta).
+	deletes atomic.Int64
+	iso     *isolator // decode worker processes (WithIsolation); nil: decode in process
 
 	// mu guards closed and calls.
 	mu     sync.RWMutex
@@ -224,7 +228,13 @@ func New(dir string, opts ...Option) (*Cache, error) {
 	if err != nil {
 		return nil, err
 	}
+	iso, err := startIsolation(cfg, lim)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	return &Cache{
+		iso:    iso,
 		cfg:    cfg,
 		lim:    lim,
 		log:    cfg.logger,
@@ -232,7 +242,7 @@ func New(dir string, opts ...Option) (*Cache, error) {
 		budget: newBudget(lim.MemoryBudget, lim.MaxQueue),
 		now:    time.Now,
 		hot:    lru.New[*renderResult](cfg.memoryBytes),
-		metas:  lru.New[originalMeta](min(cfg.memoryBytes/8, 4<<20) * 8), // up to 4 MiB of metadata
+		metas:  lru.New[originalMeta](min(cfg.memoryBytes/8, 4<<20)), // up to 4 MiB of metadata
 	}, nil
 }
 
@@ -254,6 +264,7 @@ func (c *Cache) Close() error {
 	c.closed = true
 	c.mu.Unlock()
 	c.calls.Wait()
+	c.iso.close() // kills the workers of abandoned decodes, so these end at once
 	// Decodes abandoned by callers whose context ended still hold budget; they end within
 	// DecodeTimeout. Wait for them so no goroutine touches the store after Close.
 	ctx, cancel := context.WithTimeout(context.Background(), c.lim.DecodeTimeout+time.Second)
@@ -304,6 +315,7 @@ func (c *Cache) Delete(ctx context.Context, id ID) error {
 	if _, err := ParseID(string(id)); err != nil {
 		return err
 	}
+	c.deletes.Add(1)
 	c.hot.RemoveOwner(string(id))
 	c.metas.RemoveOwner(string(id))
 	err := c.store.Delete(ctx, string(id))

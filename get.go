@@ -55,6 +55,7 @@ func (c *Cache) get(ctx context.Context, id ID, spec Spec) (*Rendition, error) {
 	key := renditionKey(id, cs)
 	if rr, ok := c.hot.Get(key); ok {
 		c.count.hits.Add(1)
+		c.store.MarkUsed(string(id), key)
 		return rr.open(), nil
 	}
 	if r, err := c.openStored(ctx, id, key); err == nil {
@@ -159,6 +160,9 @@ func (c *Cache) renderAndStore(ctx context.Context, id ID, s Spec, key string) (
 	defer cancel()
 	data, err := c.store.Original(ctx, string(id))
 	if err != nil {
+		// Gone or quarantined: forget what the memory tier knows of it.
+		c.hot.RemoveOwner(string(id))
+		c.metas.RemoveOwner(string(id))
 		return nil, storeErr("read "+id.short(), err)
 	}
 	h, err := inspect(data, putConfig{}, c.lim)
@@ -169,7 +173,7 @@ func (c *Cache) renderAndStore(ctx context.Context, id ID, s Spec, key string) (
 	need := renderBytes(h, s) + int64(len(data)) + decodeOverhead
 	err = c.run(ctx, need, func(ctx context.Context) error {
 		var err error
-		out, err = render(ctx, data, h, s)
+		out, err = c.renderImage(ctx, data, h, s)
 		return err
 	})
 	if err != nil {

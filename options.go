@@ -37,6 +37,7 @@ type config struct {
 	logger        *slog.Logger
 	fetch         *FetchPolicy
 	storeFaults   func(op string) error // test seam: store.Options.Faults; nil in production
+	isolation     *IsolationConfig      // WithIsolation; nil decodes in process
 }
 
 func defaultConfig() config {

@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/fastimagecache/fastimagecache/internal/store"
 )
 
 // Put reads an image from r and stores it. In order, before any pixel buffer exists, it
@@ -71,14 +73,25 @@ func (c *Cache) ingest(ctx context.Context, r io.Reader, pc putConfig) (Info, he
 		return Info{}, h, n, false, err
 	}
 	id := idOf(data)
-	if m, err := c.loadMeta(ctx, id); err == nil {
-		return m.info(id), h, n, false, nil // already stored, and proven sound then
+	// Ask the store, not the memory tier: an entry quarantined since must be stored again.
+	if m, err := c.readMeta(ctx, id); err == nil {
+		// Already stored, and proven sound then. Check the stored bytes still hash to the
+		// ID: a damaged copy is quarantined by the store and replaced by this upload.
+		_, err := c.store.Original(ctx, string(id))
+		switch {
+		case err == nil:
+			return m.info(id), h, n, false, nil
+		case errors.Is(err, store.ErrCorrupt), errors.Is(err, store.ErrNotExist):
+			c.hot.RemoveOwner(string(id))
+			c.metas.RemoveOwner(string(id))
+		default:
+			return Info{}, h, n, false, storeErr("read "+id.short(), err)
+		}
 	} else if !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrCorrupt) {
 		return Info{}, h, n, false, err
 	}
 	err = c.run(ctx, putBytes(h, n), func(ctx context.Context) error {
-		_, err := decodeImage(ctx, data, h, proveOpts)
-		return err
+		return c.proveImage(ctx, data, h)
 	})
 	if err != nil {
 		return Info{}, h, n, false, err

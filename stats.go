@@ -98,6 +98,8 @@ func (c *Cache) Verify(ctx context.Context) (VerifyReport, error) {
 	rep := VerifyReport{Originals: r.Originals, Renditions: r.Renditions}
 	for _, id := range r.BadOriginals {
 		rep.BadOriginals = append(rep.BadOriginals, ID(id))
+		c.hot.RemoveOwner(id)
+		c.metas.RemoveOwner(id)
 	}
 	for _, p := range r.BadRenditions {
 		rep.BadRenditions = append(rep.BadRenditions, BadEntry{ID: ID(p[0]), Key: p[1]})

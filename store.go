@@ -21,6 +21,7 @@ type storage interface {
 	Delete(ctx context.Context, id string) error
 	PutRendition(ctx context.Context, id, key string, meta, payload []byte) error
 	OpenRendition(ctx context.Context, id, key string) (*store.Rendition, error)
+	MarkUsed(id, key string) // a hit served from memory, for the LRU order; no I/O
 	Verify(ctx context.Context) (store.VerifyReport, error)
 	Stats() store.Stats
 	Close() error
@@ -78,8 +79,10 @@ func (c *Cache) loadMeta(ctx context.Context, id ID) (originalMeta, error) {
 	if m, ok := c.metas.Get(string(id)); ok {
 		return m, nil
 	}
+	gen := c.deletes.Load()
 	m, err := c.readMeta(ctx, id)
-	if err == nil {
+	// A Delete that ran meanwhile may have removed what was just read: cache only if none did.
+	if err == nil && c.deletes.Load() == gen {
 		c.metas.Add(string(id), string(id), m, metaSize)
 	}
 	return m, err

@@ -328,6 +328,11 @@ func inspectWebP(data []byte, lim Limits) (header, error) {
 func inspectBMP(data []byte, lim Limits) (header, error) {
 	// x/image/bmp reports every size problem as "unsupported"; read the declared size
 	// ourselves so that a too-big or negative size is ErrDimensions, not a format error.
+	// Go's own BMP detection requires the file header's four reserved bytes to be zero;
+	// a file that image.DecodeConfig would not call a BMP is not accepted as one.
+	if len(data) < 10 || binary.LittleEndian.Uint32(data[6:10]) != 0 {
+		return header{}, fmt.Errorf("bmp reserved header bytes are not zero: %w", ErrUnsupportedFormat)
+	}
 	const infoHeaderEnd = 14 + 4 + 8 // file header, info header size, width, height
 	if len(data) >= infoHeaderEnd && binary.LittleEndian.Uint32(data[14:18]) >= 40 {
 		w := int64(int32(binary.LittleEndian.Uint32(data[18:22])))

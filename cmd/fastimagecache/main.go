@@ -33,6 +33,7 @@ import (
 )
 
 func main() {
+	fastimagecache.RunWorkerIfRequested() // serve -isolate re-executes this program as its decode workers
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

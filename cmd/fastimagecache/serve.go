@@ -80,7 +80,7 @@ func parseFormats(s string) ([]fastimagecache.Format, error) {
 
 // serve runs the demo server until ctx is done, then shuts down gracefully.
 func serve(ctx context.Context, args []string, stdout io.Writer) error {
-	fl := newFlagSet("serve", "[-dir D] [-addr HOST:PORT] [-debug-addr HOST:PORT] [-preset name=WxH[:cover][:fmt][:q]]...",
+	fl := newFlagSet("serve", "[-dir D] [-addr HOST:PORT] [-debug-addr HOST:PORT] [-preset name=WxH[:cover][:fmt][:q]]... [-isolate]",
 		"Serve the upload page, the upload API (/api/images) and renditions (/images/{id}/{preset}).", stdout)
 	dir := fl.String("dir", defaultDir(), "store directory")
 	addr := fl.String("addr", "127.0.0.1:8080", "listen address for the page and the images")
@@ -88,6 +88,7 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	formats := fl.String("formats", "jpeg,png,gif,webp", "accepted input formats (bmp and tiff opt-in)")
 	keyFile := fl.String("signing-key-file", "", "file holding a key that enables signed arbitrary sizes")
 	maxStore := fl.Int64("max-store-bytes", 0, "rendition quota in bytes (0: 1 GiB)")
+	isolate := fl.Bool("isolate", false, "decode, resize and encode untrusted images in confined worker processes")
 	presets := presetFlag{}
 	fl.Var(presets, "preset", "a named rendition, repeatable (default thumb=160x160:cover and small=320x320)")
 	if err := fl.Parse(args); err != nil {
@@ -112,10 +113,15 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 		key = []byte(strings.TrimSpace(string(key)))
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	c, err := fastimagecache.New(*dir,
+	opts := []fastimagecache.Option{
 		fastimagecache.WithLimits(fastimagecache.Limits{Formats: fmts}),
 		fastimagecache.WithMaxStoreBytes(*maxStore),
-		fastimagecache.WithLogger(logger))
+		fastimagecache.WithLogger(logger),
+	}
+	if *isolate {
+		opts = append(opts, fastimagecache.WithIsolation(fastimagecache.IsolationConfig{}))
+	}
+	c, err := fastimagecache.New(*dir, opts...)
 	if err != nil {
 		return err
 	}

@@ -182,10 +182,6 @@ func TestReducedWeights(t *testing.T) {
 // 8×8 IDCT, before clamping), on random in-range blocks: at most one level
 // off.
 func TestReducedIDCTExact(t *testing.T) {
-	var q block
-	for i := range q {
-		q[i] = 1
-	}
 	rng := newRand(3)
 	for iter := range 2000 {
 		var b block
@@ -222,9 +218,9 @@ func TestReducedIDCTExact(t *testing.T) {
 			bb := b
 			switch sc {
 			case 2:
-				idct4x4(&bb, &q, dst, n)
+				idct4x4(&bb, dst, n)
 			case 4:
-				idct2x2(&bb, &q, dst, n)
+				idct2x2(&bb, dst, n)
 			case 8:
 				dst[0] = idct1x1(int(b[0]))
 			}
@@ -243,6 +239,57 @@ func TestReducedIDCTExact(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestIDCTStore checks idctStore against image/jpeg's idct followed by its
+// level shift and clipping, on random blocks: sparse realistic ones, and
+// full-range ones that overflow the int32 arithmetic (which must wrap the
+// same way).
+func TestIDCTStore(t *testing.T) {
+	rng := newRand(4)
+	for iter := range 20000 {
+		var b block
+		switch iter % 4 {
+		case 0: // anything
+			for i := range b {
+				b[i] = int32(rng.Uint32())
+			}
+		case 1: // DC only, or DC and the first row
+			b[0] = int32(rng.IntN(1<<16) - 1<<15)
+			if rng.IntN(2) == 0 {
+				for i := 1; i < 8; i++ {
+					b[i] = int32(rng.IntN(2001) - 1000)
+				}
+			}
+		default: // sparse, realistic range
+			for i := range b {
+				if rng.IntN(5) == 0 {
+					b[i] = int32(rng.IntN(4001) - 2000)
+				}
+			}
+		}
+		want := make([]byte, 8*10)
+		ref := b
+		idct(&ref)
+		for y := range 8 {
+			for x := range 8 {
+				c := ref[8*y+x]
+				if c < -128 {
+					c = 0
+				} else if c > 127 {
+					c = 255
+				} else {
+					c += 128
+				}
+				want[y*10+x] = uint8(c)
+			}
+		}
+		got := make([]byte, 8*10)
+		idctStore(&b, got, 10)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("block %v: got %v, want %v", b, got, want)
 		}
 	}
 }

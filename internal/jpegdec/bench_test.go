@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"image/jpeg"
+	"os"
+	"runtime"
 	"sync"
 	"testing"
 )
@@ -30,15 +32,28 @@ func benchJPEG(b *testing.B, w, h int, progressive bool) []byte {
 	return data
 }
 
+// measure runs decode b.N times, reporting allocations and the CPU time of
+// the decoding thread per op (cpu-ns/op) besides the wall time.
+func measure(b *testing.B, size int, decode func() error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	b.ReportAllocs()
+	b.SetBytes(int64(size))
+	start := threadCPUTime()
+	for b.Loop() {
+		if err := decode(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(threadCPUTime()-start)/float64(b.N), "cpu-ns/op")
+}
+
 func benchDecode(b *testing.B, data []byte) {
 	b.Run("stdlib", func(b *testing.B) {
-		b.ReportAllocs()
-		b.SetBytes(int64(len(data)))
-		for b.Loop() {
-			if _, err := jpeg.Decode(bytes.NewReader(data)); err != nil {
-				b.Fatal(err)
-			}
-		}
+		measure(b, len(data), func() error {
+			_, err := jpeg.Decode(bytes.NewReader(data))
+			return err
+		})
 	})
 	for _, opt := range []Options{{Scale: 1}, {Scale: 2}, {Scale: 4}, {Scale: 8}, {Scale: 8, SkipAC: true}} {
 		name := fmt.Sprintf("scale%d", opt.Scale)
@@ -46,13 +61,10 @@ func benchDecode(b *testing.B, data []byte) {
 			name += "-skipac"
 		}
 		b.Run(name, func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(len(data)))
-			for b.Loop() {
-				if _, err := Decode(bytes.NewReader(data), opt); err != nil {
-					b.Fatal(err)
-				}
-			}
+			measure(b, len(data), func() error {
+				_, err := Decode(bytes.NewReader(data), opt)
+				return err
+			})
 		})
 	}
 }
@@ -71,4 +83,18 @@ func BenchmarkDecode(b *testing.B) {
 func BenchmarkDecodeProgressive(b *testing.B) {
 	data := benchJPEG(b, 2000, 1500, true)
 	b.Run("2000x1500", func(b *testing.B) { benchDecode(b, data) })
+}
+
+// BenchmarkDecodeFile decodes the JPEG file named by $JPEGDEC_BENCH_FILE
+// (skipped when unset), e.g. a real photo.
+func BenchmarkDecodeFile(b *testing.B) {
+	name := os.Getenv("JPEGDEC_BENCH_FILE")
+	if name == "" {
+		b.Skip("JPEGDEC_BENCH_FILE not set")
+	}
+	data, err := os.ReadFile(name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchDecode(b, data)
 }

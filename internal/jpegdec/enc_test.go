@@ -161,7 +161,9 @@ type scanWriter struct {
 	interleaved bool
 }
 
-func (s *scanWriter) sym(tbl, sym uint8) { s.toks = append(s.toks, token{kind: tokSym, tbl: tbl, sym: sym}) }
+func (s *scanWriter) sym(tbl, sym uint8) {
+	s.toks = append(s.toks, token{kind: tokSym, tbl: tbl, sym: sym})
+}
 func (s *scanWriter) raw(v uint32, n int) {
 	if n > 0 {
 		s.toks = append(s.toks, token{kind: tokBits, n: uint8(n), bits: v & (1<<n - 1)})

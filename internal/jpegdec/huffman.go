@@ -69,8 +69,29 @@ var errShortHuffmanData = FormatError("short Huffman data")
 var errMissingFF00 = FormatError("missing 0xff00 sequence")
 
 // refill tops d.bits up to at least 57 bits, unless the entropy-coded
-// segment ends first, in which case it sets d.bits.end.
+// segment ends first, in which case it sets d.bits.end. It is small enough to
+// be inlined: when none of the next 8 bytes is 0xff, there is no byte
+// stuffing or marker to look for, and it takes as many as fit at once.
+// (After the end of the segment, the next byte is a marker's 0xff, or there
+// are fewer than 8: refillBytes returns at once.)
 func (d *decoder) refill() {
+	if i := d.bytes.i; i+8 <= d.bytes.j && d.bits.n <= 56 {
+		x := binary.BigEndian.Uint64(d.bytes.buf[i : i+8])
+		if v := ^x; (v-0x0101010101010101)&^v&0x8080808080808080 == 0 {
+			n := d.bits.n
+			k := (64 - n) >> 3 // whole bytes that fit, 1..8
+			s := 64 - 8*k      // n <= s < 64
+			d.bits.a |= x >> (s & 63) << ((s - n) & 63)
+			d.bits.n = n + 8*k
+			d.bytes.i = i + int(k)
+			return
+		}
+	}
+	d.refillBytes()
+}
+
+// refillBytes is refill byte by byte.
+func (d *decoder) refillBytes() {
 	if d.bits.end || d.bits.n > 56 {
 		return
 	}
@@ -79,21 +100,10 @@ func (d *decoder) refill() {
 		d.refillSlow()
 		return
 	}
+	// At most 8 bytes are taken, and each is at most 2 in the buffer, so
+	// buf[:16] holds all that is looked at.
 	buf := d.bytes.buf[i : i+16 : i+16]
 	a, n := d.bits.a, d.bits.n
-	// Fastest path: if none of the next 8 bytes is 0xff, there is no byte
-	// stuffing or marker to look for: take as many as fit.
-	x := binary.BigEndian.Uint64(buf[:8])
-	if v := ^x; (v-0x0101010101010101)&^v&0x8080808080808080 == 0 {
-		k := (64 - n) >> 3 // 1..8 bytes
-		s := 64 - 8*k      // s >= n
-		d.bits.a = a | x>>s<<(s-n)
-		d.bits.n = n + 8*k
-		d.bytes.i = i + int(k)
-		return
-	}
-	// Fast path: at most 8 bytes are taken, and each is at most 2 in the
-	// buffer, so buf[:16] holds all that is looked at.
 	k := 0
 	for n <= 56 {
 		c := buf[k&15]
@@ -183,8 +193,8 @@ func (d *decoder) receiveExtend(t uint8) (int32, error) {
 
 // extend is EXTEND, specified in section F.2.2.1, for t in 1..16.
 func extend(x int32, t uint8) int32 {
-	if x < 1<<(t-1) {
-		x += (-1 << t) + 1
+	if x < 1<<((t-1)&31) {
+		x += (-1 << (t & 31)) + 1
 	}
 	return x
 }
@@ -277,7 +287,7 @@ func (d *decoder) processDHT(n int) error {
 		// (decodeHuffmanSlow) finds in 9 bits, if anything.
 		for p := range h.lut {
 			var e uint16
-			if v := lut8[p>>1]; v != 0 {
+			if v := lut8[p>>(lutSize-8)]; v != 0 {
 				e = v&0xff00 | (v&0xff - 1)
 			} else {
 				for l := 1; l <= lutSize; l++ {

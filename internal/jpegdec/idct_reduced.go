@@ -79,9 +79,9 @@ func idct1x1(dc int) byte {
 	return clampByte((dc+4)>>3 + 128)
 }
 
-// idct4x4 dequantizes b with q (both in natural order), and writes the 4×4
-// reduced inverse DCT of b to dst, with the given stride.
-func idct4x4(b, q *block, dst []byte, stride int) {
+// idct4x4 writes the 4×4 reduced inverse DCT of b (dequantized, in natural
+// order) to dst, with the given stride.
+func idct4x4(b *block, dst []byte, stride int) {
 	const (
 		n1    = redBits - pass1Bits
 		half1 = 1 << (n1 - 1)
@@ -91,18 +91,18 @@ func idct4x4(b, q *block, dst []byte, stride int) {
 		if c == 4 {
 			continue // w_4 = 0: the row pass never reads column 4
 		}
-		f0 := int(b[c]) * int(q[c])
+		f0 := int(b[c])
 		if b[8+c]|b[16+c]|b[24+c]|b[40+c]|b[48+c]|b[56+c] == 0 {
 			v := (w4dc*f0 + half1) >> n1
 			ws[c], ws[8+c], ws[16+c], ws[24+c] = v, v, v, v
 			continue
 		}
-		f1 := int(b[8+c]) * int(q[8+c])
-		f2 := int(b[16+c]) * int(q[16+c])
-		f3 := int(b[24+c]) * int(q[24+c])
-		f5 := int(b[40+c]) * int(q[40+c])
-		f6 := int(b[48+c]) * int(q[48+c])
-		f7 := int(b[56+c]) * int(q[56+c])
+		f1 := int(b[8+c])
+		f2 := int(b[16+c])
+		f3 := int(b[24+c])
+		f5 := int(b[40+c])
+		f6 := int(b[48+c])
+		f7 := int(b[56+c])
 		e := w4dc * f0
 		ev := w4e2*f2 - w4e6*f6
 		e0, e1 := e+ev, e-ev
@@ -128,25 +128,25 @@ func idct4x4(b, q *block, dst []byte, stride int) {
 	}
 }
 
-// idct2x2 dequantizes b with q (both in natural order), and writes the 2×2
-// reduced inverse DCT of b to dst, with the given stride.
-func idct2x2(b, q *block, dst []byte, stride int) {
+// idct2x2 writes the 2×2 reduced inverse DCT of b (dequantized, in natural
+// order) to dst, with the given stride.
+func idct2x2(b *block, dst []byte, stride int) {
 	const (
 		n1    = redBits - pass1Bits
 		half1 = 1 << (n1 - 1)
 	)
 	var ws [2 * 8]int // 2 output rows × 8 columns; columns 2, 4, 6 unused
 	for _, c := range [...]int{0, 1, 3, 5, 7} {
-		e := w2dc * int(b[c]) * int(q[c])
+		e := w2dc * int(b[c])
 		if b[8+c]|b[24+c]|b[40+c]|b[56+c] == 0 {
 			v := (e + half1) >> n1
 			ws[c], ws[8+c] = v, v
 			continue
 		}
-		o := w2a1*int(b[8+c])*int(q[8+c]) +
-			w2a3*int(b[24+c])*int(q[24+c]) +
-			w2a5*int(b[40+c])*int(q[40+c]) +
-			w2a7*int(b[56+c])*int(q[56+c])
+		o := w2a1*int(b[8+c]) +
+			w2a3*int(b[24+c]) +
+			w2a5*int(b[40+c]) +
+			w2a7*int(b[56+c])
 		ws[c] = (e + o + half1) >> n1
 		ws[8+c] = (e - o + half1) >> n1
 	}

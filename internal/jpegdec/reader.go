@@ -133,9 +133,13 @@ type decoder struct {
 
 	comp       [maxComponents]component
 	progCoeffs [maxComponents][]block // Saved state between progressive-mode scans.
-	huff       [maxTc + 1][maxTh + 1]huffman
-	quant      [maxTq + 1]block // Quantization tables, in zig-zag order.
-	tmp        [2 * blockSize]byte
+	// progNZ is, for each block of progCoeffs, the set of the zig-zag
+	// positions of its non-zero AC coefficients (bit k for position k).
+	// This decoder's addition, for refineNonZeroes.
+	progNZ [maxComponents][]uint64
+	huff   [maxTc + 1][maxTh + 1]huffman
+	quant  [maxTq + 1]block // Quantization tables, in zig-zag order.
+	tmp    [2 * blockSize]byte
 
 	// The fields below are not in image/jpeg.
 
@@ -714,7 +718,6 @@ func (d *decoder) convertToRGB() (image.Image, error) {
 	return img, nil
 }
 
-
 // config is the tail of image/jpeg's DecodeConfig.
 func (d *decoder) config() (image.Config, error) {
 	switch d.nComp {
@@ -743,3 +746,12 @@ func (d *decoder) config() (image.Config, error) {
 	}
 	return image.Config{}, FormatError("missing SOF marker")
 }
+
+// ones is a quantization table of ones: progressive scans accumulate
+// quantized coefficients.
+var ones = func() (b block) {
+	for i := range b {
+		b[i] = 1
+	}
+	return b
+}()

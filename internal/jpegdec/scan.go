@@ -6,7 +6,9 @@ package jpegdec
 
 import (
 	"bytes"
+	"encoding/binary"
 	"image"
+	mbits "math/bits"
 )
 
 // makeImg allocates and initializes the destination image, at the decode's
@@ -169,6 +171,7 @@ func (d *decoder) processSOS(n int) error {
 				}
 			} else if d.progCoeffs[compIndex] == nil {
 				d.progCoeffs[compIndex] = make([]block, n)
+				d.progNZ[compIndex] = make([]uint64, n)
 			}
 		}
 		if d.skipAC && zigStart != 0 {
@@ -179,11 +182,28 @@ func (d *decoder) processSOS(n int) error {
 	}
 
 	d.bits = bits{}
+	if !d.progressive {
+		var sc [maxComponents]seqComp
+		for i := 0; i < nComp; i++ {
+			ci := int(scan[i].compIndex)
+			dst, stride := d.plane(ci)
+			if dst == nil {
+				return UnsupportedError("too many components")
+			}
+			sc[i] = seqComp{
+				h: d.comp[ci].h, v: d.comp[ci].v,
+				hdc: &d.huff[dcTable][scan[i].td], hac: &d.huff[acTable][scan[i].ta],
+				qz: &d.quant[d.comp[ci].tq], dst: dst, stride: stride,
+			}
+		}
+		return d.sequentialScan(sc[:nComp], mxx, myy)
+	}
 	mcu, expectedRST := 0, uint8(rst0Marker)
 	var (
 		// b is the decoded coefficients, in natural (not zig-zag) order.
-		b  block
-		dc [maxComponents]int32
+		b         block
+		scratchNZ uint64 // the non-zero set when b is used
+		dc        [maxComponents]int32
 		// bx and by are the location of the current block, in units of 8x8
 		// blocks: the third block in the first row has (bx, by) = (2, 0).
 		bx, by     int
@@ -234,19 +254,23 @@ func (d *decoder) processSOS(n int) error {
 						}
 					}
 
-					// Load the previous partially decoded coefficients, if applicable.
+					// Load the previous partially decoded coefficients. (Sequential
+					// scans are decoded by sequentialScan.) image/jpeg copies the
+					// block, and copies it back when it has decoded it; this
+					// decoder works on it in place, which makes no difference
+					// (when decoding fails, the coefficients are not used).
+					pb, pnz := &b, &scratchNZ
 					if d.skipAC {
 						// This is a DC scan (AC scans were skipped above), which
 						// touches b[0] only.
 						b[0] = d.progDC[compIndex][by*mxx*hi+bx]
-					} else if d.progressive {
-						b = d.progCoeffs[compIndex][by*mxx*hi+bx]
 					} else {
-						b = block{}
+						pb = &d.progCoeffs[compIndex][by*mxx*hi+bx]
+						pnz = &d.progNZ[compIndex][by*mxx*hi+bx]
 					}
 
 					if ah != 0 {
-						if err := d.refine(&b, &d.huff[acTable][scan[i].ta], zigStart, zigEnd, 1<<al); err != nil {
+						if err := d.refine(pb, pnz, &d.huff[acTable][scan[i].ta], zigStart, zigEnd, 1<<al); err != nil {
 							return err
 						}
 					} else {
@@ -259,66 +283,154 @@ func (d *decoder) processSOS(n int) error {
 								return err
 							}
 							dc[compIndex] += dcDelta
-							b[0] = dc[compIndex] << al
+							pb[0] = dc[compIndex] << al
 						}
 
 						if zig <= zigEnd && d.eobRun > 0 {
 							d.eobRun--
 						} else if zig <= zigEnd {
 							// Decode the AC coefficients, as specified in section F.2.2.2.
-							if err := d.decodeAC(&b, &d.huff[acTable][scan[i].ta], zig, zigEnd, al); err != nil {
+							// Progressive scans accumulate them quantized.
+							nz, err := d.decodeAC(pb, &ones, &d.huff[acTable][scan[i].ta], zig, zigEnd, al)
+							if err != nil {
 								return err
 							}
+							*pnz |= nz
 						}
 					}
 
 					if d.skipAC {
 						d.progDC[compIndex][by*mxx*hi+bx] = b[0]
-						continue
 					}
-					if d.progressive {
-						// Save the coefficients.
-						d.progCoeffs[compIndex][by*mxx*hi+bx] = b
-						// At this point, we could call reconstructBlock to dequantize and perform the
-						// inverse DCT, to save early stages of a progressive image to the *image.YCbCr
-						// buffers (the whole point of progressive encoding), but in Go, the jpeg.Decode
-						// function does not return until the entire image is decoded, so we "continue"
-						// here to avoid wasted computation. Instead, reconstructBlock is called on each
-						// accumulated block by the reconstructProgressiveImage method after all of the
-						// SOS markers are processed.
-						continue
-					}
-					if err := d.reconstructBlock(&b, bx, by, int(compIndex)); err != nil {
-						return err
-					}
+					// At this point, we could call reconstructBlock to dequantize and perform the
+					// inverse DCT, to save early stages of a progressive image to the *image.YCbCr
+					// buffers (the whole point of progressive encoding), but in Go, the jpeg.Decode
+					// function does not return until the entire image is decoded, so we "continue"
+					// here to avoid wasted computation. Instead, reconstructBlock is called on each
+					// accumulated block by the reconstructProgressiveImage method after all of the
+					// SOS markers are processed.
 				} // for j
 			} // for i
 			mcu++
 			if d.ri > 0 && mcu%d.ri == 0 && mcu < mxx*myy {
-				// For well-formed input, the RST[0-7] restart marker follows
-				// immediately. For corrupt input, call findRST to try to
-				// resynchronize.
-				if err := d.readFull(d.tmp[:2]); err != nil {
+				if err := d.restart(&expectedRST); err != nil {
 					return err
-				} else if d.tmp[0] != 0xff || d.tmp[1] != expectedRST {
-					if err := d.findRST(expectedRST); err != nil {
-						return err
-					}
 				}
-				expectedRST++
-				if expectedRST == rst7Marker+1 {
-					expectedRST = rst0Marker
-				}
-				// Reset the Huffman decoder.
-				d.bits = bits{}
 				// Reset the DC components, as per section F.2.1.3.1.
 				dc = [maxComponents]int32{}
-				// Reset the progressive decoder state, as per section G.1.2.2.
-				d.eobRun = 0
 			}
 		} // for mx
 	} // for my
 
+	return nil
+}
+
+// restart reads the restart marker expected after a restart interval, and
+// resets the entropy decoder (but not the DC predictions: the caller's).
+func (d *decoder) restart(expectedRST *uint8) error {
+	// For well-formed input, the RST[0-7] restart marker follows
+	// immediately. For corrupt input, call findRST to try to
+	// resynchronize.
+	if err := d.readFull(d.tmp[:2]); err != nil {
+		return err
+	} else if d.tmp[0] != 0xff || d.tmp[1] != *expectedRST {
+		if err := d.findRST(*expectedRST); err != nil {
+			return err
+		}
+	}
+	*expectedRST++
+	if *expectedRST == rst7Marker+1 {
+		*expectedRST = rst0Marker
+	}
+	// Reset the Huffman decoder.
+	d.bits = bits{}
+	// Reset the progressive decoder state, as per section G.1.2.2.
+	d.eobRun = 0
+	return nil
+}
+
+// seqComp is one component of a sequential scan, for sequentialScan.
+type seqComp struct {
+	h, v     int      // sampling factors
+	hdc, hac *huffman // DC and AC tables
+	qz       *block   // quantization table, in zig-zag order
+	dst      []byte   // the component's plane, and its stride
+	stride   int
+}
+
+// sequentialScan is processSOS's block loop for a sequential (baseline or
+// extended) scan, decoding and reconstructing each block: image/jpeg's loop
+// without the parts for progressive scans, and with the per-component
+// look-ups hoisted. (The zig-zag bounds are 0..63, and Ah = Al = 0.)
+func (d *decoder) sequentialScan(sc []seqComp, mxx, myy int) error {
+	mcu, expectedRST := 0, uint8(rst0Marker)
+	bs := 8 >> d.shift
+	var (
+		b          block
+		dc         [maxComponents]int32
+		bx, by     int
+		blockCount int
+	)
+	for my := 0; my < myy; my++ {
+		for mx := 0; mx < mxx; mx++ {
+			for i := range sc {
+				c := &sc[i]
+				for j := 0; j < c.h*c.v; j++ {
+					// See processSOS about the block order.
+					if len(sc) != 1 {
+						bx = c.h*mx + j%c.h
+						by = c.v*my + j/c.h
+					} else {
+						q := mxx * c.h
+						bx = blockCount % q
+						by = blockCount / q
+						blockCount++
+						if bx*8 >= d.width || by*8 >= d.height {
+							continue
+						}
+					}
+					dcDelta, err := d.decodeDC(c.hdc)
+					if err != nil {
+						return err
+					}
+					dc[i] += dcDelta
+					dst := c.dst[bs*(by*c.stride+bx):]
+					if d.shift == 3 {
+						// The AC coefficients are not needed at 1/8.
+						if d.eobRun > 0 {
+							d.eobRun--
+						} else if _, err := d.decodeAC(nil, c.qz, c.hac, 1, blockSize-1, 0); err != nil {
+							return err
+						}
+						dst[0] = idct1x1(int(dc[i] * c.qz[0]))
+						continue
+					}
+					b = block{}
+					b[0] = dc[i] * c.qz[0]
+					if d.eobRun > 0 {
+						d.eobRun--
+					} else if _, err := d.decodeAC(&b, c.qz, c.hac, 1, blockSize-1, 0); err != nil {
+						return err
+					}
+					switch d.shift {
+					case 0:
+						idctStore(&b, dst, c.stride)
+					case 1:
+						idct4x4(&b, dst, c.stride)
+					case 2:
+						idct2x2(&b, dst, c.stride)
+					}
+				}
+			}
+			mcu++
+			if d.ri > 0 && mcu%d.ri == 0 && mcu < mxx*myy {
+				if err := d.restart(&expectedRST); err != nil {
+					return err
+				}
+				dc = [maxComponents]int32{}
+			}
+		}
+	}
 	return nil
 }
 
@@ -335,14 +447,14 @@ func (d *decoder) decodeDC(h *huffman) (int32, error) {
 			if value > 16 {
 				return 0, UnsupportedError("excessive DC component")
 			}
-			a := d.bits.a << (e & 0xff)
+			a := d.bits.a << (e & 63)
 			n := d.bits.n - uint(e&0xff)
 			if value == 0 {
 				d.bits.a, d.bits.n = a, n
 				return 0, nil
 			}
-			x := int32(a >> (64 - value))
-			d.bits.a, d.bits.n = a<<value, n-uint(value)
+			x := int32(a >> ((64 - value) & 63))
+			d.bits.a, d.bits.n = a<<(value&63), n-uint(value)
 			return extend(x, value), nil
 		}
 	}
@@ -358,20 +470,37 @@ func (d *decoder) decodeDC(h *huffman) (int32, error) {
 
 // decodeAC decodes the AC coefficients zig..zigEnd of a block in a first
 // scan (sequential, or progressive with Ah = 0), as specified in section
-// F.2.2.2 and G.1.2.2, into b, shifted left by al; at an EOB it sets
-// d.eobRun. It is image/jpeg's loop, with the bit buffer in local variables
-// while at least 32 bits (a code and its extra bits) are available.
-func (d *decoder) decodeAC(b *block, h *huffman, zig, zigEnd int32, al uint32) error {
+// F.2.2.2 and G.1.2.2, into b (unless b is nil), shifted left by al and
+// multiplied by qz (in zig-zag order); at an EOB it sets d.eobRun. It
+// returns the set of zig-zag positions it made non-zero, as bits. It is
+// image/jpeg's loop, with the bit buffer in local variables while at least
+// 32 bits (a code and its extra bits) are available.
+func (d *decoder) decodeAC(b *block, qz *block, h *huffman, zig, zigEnd int32, al uint32) (uint64, error) {
 	a, n := d.bits.a, d.bits.n
+	var nz uint64
 	for zig <= zigEnd {
 		if n < 32 {
+			// refill's fast path, inlined by hand.
+			if i := d.bytes.i; i+8 <= d.bytes.j {
+				x := binary.BigEndian.Uint64(d.bytes.buf[i : i+8])
+				if v := ^x; (v-0x0101010101010101)&^v&0x8080808080808080 == 0 {
+					k := (64 - n) >> 3
+					s := 64 - 8*k
+					a |= x >> (s & 63) << ((s - n) & 63)
+					n += 8 * k
+					d.bytes.i = i + int(k)
+					goto decode
+				}
+			}
 			d.bits.a, d.bits.n = a, n
 			d.refill()
 			a, n = d.bits.a, d.bits.n
 			if n < 32 {
-				return d.decodeACTail(b, h, zig, zigEnd, al)
+				nz2, err := d.decodeACTail(b, qz, h, zig, zigEnd, al)
+				return nz | nz2, err
 			}
 		}
+	decode:
 		peek := a >> (64 - lutSize)
 		if e := h.acLut[peek]; e != 0 {
 			// A short code and its extra bits, decoded together.
@@ -379,26 +508,29 @@ func (d *decoder) decodeAC(b *block, h *huffman, zig, zigEnd int32, al uint32) e
 			if z > zigEnd {
 				// image/jpeg stops without reading the extra bits.
 				l := h.lut[peek] & 0xff
-				a <<= l
+				a <<= l & 63
 				n -= uint(l)
 				break
 			}
-			a <<= e & 0xff
+			a <<= e & 63
 			n -= uint(e & 0xff)
-			b[unzig[z&63]&63] = e >> 16 << al
+			if b != nil {
+				b[unzig[z&63]&63] = e >> 16 << (al & 31) * qz[z&63]
+			}
+			nz |= 1 << (z & 63)
 			zig = z + 1
 			continue
 		}
 		var value uint8
 		if e := h.lut[peek]; e != 0 {
-			a <<= e & 0xff
+			a <<= e & 63
 			n -= uint(e & 0xff)
 			value = uint8(e >> 8)
 		} else {
 			d.bits.a, d.bits.n = a, n
 			v, err := d.decodeHuffmanSlow(h)
 			if err != nil {
-				return err
+				return 0, err
 			}
 			a, n = d.bits.a, d.bits.n
 			value = v
@@ -411,16 +543,19 @@ func (d *decoder) decodeAC(b *block, h *huffman, zig, zigEnd int32, al uint32) e
 			if zig > zigEnd {
 				break
 			}
-			x := int32(a >> (64 - val1))
-			a <<= val1
+			x := int32(a >> ((64 - val1) & 63))
+			a <<= val1 & 63
 			n -= uint(val1)
-			b[unzig[zig&63]&63] = extend(x, val1) << al
+			if b != nil {
+				b[unzig[zig&63]&63] = extend(x, val1) << (al & 31) * qz[zig&63]
+			}
+			nz |= 1 << (zig & 63)
 		} else {
 			if val0 != 0x0f {
 				eobRun := uint16(1) << val0
 				if val0 != 0 {
-					eobRun |= uint16(a >> (64 - val0))
-					a <<= val0
+					eobRun |= uint16(a >> ((64 - val0) & 63))
+					a <<= val0 & 63
 					n -= uint(val0)
 				}
 				d.eobRun = eobRun - 1
@@ -431,16 +566,17 @@ func (d *decoder) decodeAC(b *block, h *huffman, zig, zigEnd int32, al uint32) e
 		zig++
 	}
 	d.bits.a, d.bits.n = a, n
-	return nil
+	return nz, nil
 }
 
-// decodeACTail is decodeAC near the end of the entropy-coded data: image/jpeg's
-// loop as it is.
-func (d *decoder) decodeACTail(b *block, huff *huffman, zig, zigEnd int32, al uint32) error {
+// decodeACTail is decodeAC near the end of the entropy-coded data:
+// image/jpeg's loop as it is.
+func (d *decoder) decodeACTail(b *block, qz *block, huff *huffman, zig, zigEnd int32, al uint32) (uint64, error) {
+	var nz uint64
 	for ; zig <= zigEnd; zig++ {
 		value, err := d.decodeHuffman(huff)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		val0 := value >> 4
 		val1 := value & 0x0f
@@ -451,16 +587,19 @@ func (d *decoder) decodeACTail(b *block, huff *huffman, zig, zigEnd int32, al ui
 			}
 			ac, err := d.receiveExtend(val1)
 			if err != nil {
-				return err
+				return 0, err
 			}
-			b[unzig[zig]] = ac << al
+			if b != nil {
+				b[unzig[zig]] = ac << al * qz[zig]
+			}
+			nz |= 1 << zig
 		} else {
 			if val0 != 0x0f {
 				d.eobRun = uint16(1 << val0)
 				if val0 != 0 {
 					bits, err := d.decodeBits(int32(val0))
 					if err != nil {
-						return err
+						return 0, err
 					}
 					d.eobRun |= uint16(bits)
 				}
@@ -470,12 +609,15 @@ func (d *decoder) decodeACTail(b *block, huff *huffman, zig, zigEnd int32, al ui
 			zig += 0x0f
 		}
 	}
-	return nil
+	return nz, nil
 }
 
 // refine decodes a successive approximation refinement block, as specified in
 // section G.1.2.
-func (d *decoder) refine(b *block, h *huffman, zigStart, zigEnd, delta int32) error {
+//
+// nz is the set of zig-zag positions of b's non-zero AC coefficients, as
+// bits: refine keeps it up to date, and uses it to find them.
+func (d *decoder) refine(b *block, nz *uint64, h *huffman, zigStart, zigEnd, delta int32) error {
 	// Refining a DC component is trivial.
 	if zigStart == 0 {
 		if zigEnd != 0 {
@@ -530,7 +672,7 @@ func (d *decoder) refine(b *block, h *huffman, zigStart, zigEnd, delta int32) er
 				return FormatError("unexpected Huffman code")
 			}
 
-			zig, err = d.refineNonZeroes(b, zig, zigEnd, int32(val0), delta)
+			zig, err = d.refineNonZeroes(b, *nz, zig, zigEnd, int32(val0), delta)
 			if err != nil {
 				return err
 			}
@@ -539,12 +681,13 @@ func (d *decoder) refine(b *block, h *huffman, zigStart, zigEnd, delta int32) er
 			}
 			if z != 0 {
 				b[unzig[zig]] = z
+				*nz |= 1 << zig
 			}
 		}
 	}
 	if d.eobRun > 0 {
 		d.eobRun--
-		if _, err := d.refineNonZeroes(b, zig, zigEnd, -1, delta); err != nil {
+		if _, err := d.refineNonZeroes(b, *nz, zig, zigEnd, -1, delta); err != nil {
 			return err
 		}
 	}
@@ -552,31 +695,57 @@ func (d *decoder) refine(b *block, h *huffman, zigStart, zigEnd, delta int32) er
 }
 
 // refineNonZeroes refines non-zero entries of b in zig-zag order. If nz >= 0,
-// the first nz zero entries are skipped over.
-func (d *decoder) refineNonZeroes(b *block, zig, zigEnd, nz, delta int32) (int32, error) {
-	for ; zig <= zigEnd; zig++ {
-		u := unzig[zig]
-		if b[u] == 0 {
-			if nz == 0 {
-				break
+// the first nz zero entries are skipped over. It returns the position of the
+// zero entry it stopped at, or zigEnd+1.
+//
+// image/jpeg's looks at every entry; this one finds the non-zero ones in
+// the set nzSet (bit k for zig-zag position k), which takes a few
+// instructions per entry it refines instead of per entry. The bits read, and
+// so the errors, are the same.
+func (d *decoder) refineNonZeroes(b *block, nzSet uint64, zig, zigEnd, nz, delta int32) (int32, error) {
+	if zig > zigEnd {
+		return zig, nil
+	}
+	// The positions zig..zigEnd (0 <= zig <= zigEnd <= 63).
+	span := ^uint64(0) << (zig & 63) & (^uint64(0) >> ((63 - zigEnd) & 63))
+	end := zigEnd + 1
+	if nz >= 0 {
+		// Stop at the (nz+1)th zero entry, if there is one.
+		zeros := ^nzSet & span
+		for ; nz > 0 && zeros != 0; nz-- {
+			zeros &= zeros - 1
+		}
+		if zeros != 0 {
+			end = int32(mbits.TrailingZeros64(zeros))
+		}
+	}
+	todo := nzSet & span & (1<<(uint(end)&127) - 1)
+	a, n := d.bits.a, d.bits.n
+	for todo != 0 {
+		k := mbits.TrailingZeros64(todo)
+		todo &= todo - 1
+		if n == 0 {
+			d.bits.a, d.bits.n = a, n
+			if err := d.needBits(1); err != nil {
+				return 0, err
 			}
-			nz--
+			a, n = d.bits.a, d.bits.n
+		}
+		bit := a >> 63
+		a <<= 1
+		n--
+		if bit == 0 {
 			continue
 		}
-		bit, err := d.decodeBit()
-		if err != nil {
-			return 0, err
-		}
-		if !bit {
-			continue
-		}
+		u := unzig[k] & 63
 		if b[u] >= 0 {
 			b[u] += delta
 		} else {
 			b[u] -= delta
 		}
 	}
-	return zig, nil
+	d.bits.a, d.bits.n = a, n
+	return end, nil
 }
 
 func (d *decoder) reconstructProgressiveImage() error {
@@ -603,9 +772,18 @@ func (d *decoder) reconstructProgressiveImage() error {
 			}
 			continue
 		}
+		qt := &d.quantNat[d.comp[i].tq]
 		for by := 0; by*v < d.height; by++ {
 			for bx := 0; bx*h < d.width; bx++ {
-				if err := d.reconstructBlock(&d.progCoeffs[i][by*stride+bx], bx, by, i); err != nil {
+				b := &d.progCoeffs[i][by*stride+bx]
+				if d.shift == 3 {
+					b[0] *= qt[0]
+				} else {
+					for k := range b {
+						b[k] *= qt[k]
+					}
+				}
+				if err := d.reconstructBlock(b, bx, by, i); err != nil {
 					return err
 				}
 			}
@@ -633,8 +811,9 @@ func (d *decoder) plane(compIndex int) ([]byte, int) {
 	return nil, 0
 }
 
-// reconstructBlock dequantizes, performs the inverse DCT (full or reduced,
-// as d.shift says) and stores the block to the image.
+// reconstructBlock performs the inverse DCT (full or reduced, as d.shift
+// says) of b, whose coefficients are dequantized already, and stores the
+// block to the image. (image/jpeg's also dequantizes.)
 func (d *decoder) reconstructBlock(b *block, bx, by, compIndex int) error {
 	dst, stride := d.plane(compIndex)
 	if dst == nil {
@@ -643,36 +822,14 @@ func (d *decoder) reconstructBlock(b *block, bx, by, compIndex int) error {
 	bs := 8 >> d.shift
 	dst = dst[bs*(by*stride+bx):]
 	switch d.shift {
+	case 0:
+		idctStore(b, dst, stride)
 	case 1:
-		idct4x4(b, &d.quantNat[d.comp[compIndex].tq], dst, stride)
-		return nil
+		idct4x4(b, dst, stride)
 	case 2:
-		idct2x2(b, &d.quantNat[d.comp[compIndex].tq], dst, stride)
-		return nil
+		idct2x2(b, dst, stride)
 	case 3:
-		dst[0] = idct1x1(int(b[0]) * int(d.quant[d.comp[compIndex].tq][0]))
-		return nil
-	}
-	qt := &d.quant[d.comp[compIndex].tq]
-	for zig := 0; zig < blockSize; zig++ {
-		b[unzig[zig]] *= qt[zig]
-	}
-	idct(b)
-	// Level shift by +128, clip to [0, 255], and write to dst.
-	for y := 0; y < 8; y++ {
-		y8 := y * 8
-		yStride := y * stride
-		for x := 0; x < 8; x++ {
-			c := b[y8+x]
-			if c < -128 {
-				c = 0
-			} else if c > 127 {
-				c = 255
-			} else {
-				c += 128
-			}
-			dst[yStride+x] = uint8(c)
-		}
+		dst[0] = idct1x1(int(b[0]))
 	}
 	return nil
 }

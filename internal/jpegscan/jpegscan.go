@@ -135,14 +135,21 @@ func Scan(data []byte, maxScans int) (Info, error) {
 			return info, malformed("missing EOI marker")
 		}
 		p += i + 1
+		filled := false
 		for p < len(data) && data[p] == 0xFF {
 			p++
+			filled = true
 		}
 		if p >= len(data) {
 			return info, malformed("missing EOI marker")
 		}
 		marker := data[p]
 		p++
+		if marker == 0x00 && filled {
+			// image/jpeg skips FF 00 only right after the first 0xFF; after
+			// fill bytes, 0x00 is read as a marker it does not know.
+			return info, malformed("unknown marker 0x00 after fill bytes")
+		}
 		if marker == 0x00 || rst0Marker <= marker && marker <= rst7Marker {
 			// Extraneous "\xFF\x00", or a stray restart marker after the
 			// last entropy-coded segment: image/jpeg ignores both.

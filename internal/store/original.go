@@ -18,6 +18,11 @@ import (
 // The metadata is committed before the original (the original's presence is
 // the commit point). If the original already exists, created is false and
 // nothing is rewritten, except that missing metadata is restored from meta.
+//
+// A failed PutOriginal leaves no temp file, no original and no metadata
+// without its original, with one exception: when only the directory fsync
+// after the commit fails, the entry is in place and whole, and the error
+// says that its durability across a power loss is not assured.
 func (d *Disk) PutOriginal(ctx context.Context, id string, data, meta []byte) (created bool, err error) {
 	const op = "write original"
 	if err := d.begin(ctx, op); err != nil {
@@ -106,17 +111,21 @@ func (d *Disk) commitOriginal(id string, metaTmp, imgTmp *string, size int64) (s
 		if metaOK {
 			return syncs, false, nil
 		}
-		if err := d.root.Rename(*metaTmp, mp); err != nil {
+		if err := d.rename(*metaTmp, mp); err != nil {
 			return nil, false, fsErr("write original meta", id, err)
 		}
 		*metaTmp = ""
 		return append(syncs, originalDir(id)), false, nil
 	}
-	if err := d.root.Rename(*metaTmp, mp); err != nil {
+	if err := d.rename(*metaTmp, mp); err != nil {
 		return nil, false, fsErr("write original meta", id, err)
 	}
 	*metaTmp = ""
-	if err := d.root.Rename(*imgTmp, img); err != nil {
+	if err := d.rename(*imgTmp, img); err != nil {
+		// The original is the commit point: leave no metadata without it.
+		if rerr := d.root.Remove(mp); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			d.log.Error("store: cannot remove meta of failed original", "id", short(id), "err", cause(rerr))
+		}
 		return nil, false, fsErr(op, id, err)
 	}
 	*imgTmp = ""

@@ -58,6 +58,9 @@ func encodeHeader(meta, payload []byte) ([]byte, [32]byte) {
 // under the lock Delete takes, so no rendition can outlive its original.
 // Afterwards least recently used renditions are evicted while the quota is
 // exceeded — possibly the one just written, if it alone exceeds the quota.
+// A failed PutRendition leaves no temp file and the previous rendition (if
+// any) in place, except when only the directory fsync after the commit
+// fails: the new rendition is then in place and whole.
 func (d *Disk) PutRendition(ctx context.Context, id, key string, meta, payload []byte) error {
 	const op = "write rendition"
 	if err := d.begin(ctx, op); err != nil {
@@ -119,7 +122,7 @@ func (d *Disk) commitRendition(id, key string, tmp *string, size int64, now time
 	if err != nil {
 		return nil, fsErr(op, id, err)
 	}
-	if err := d.root.Rename(*tmp, renditionPath(id, key)); err != nil {
+	if err := d.rename(*tmp, renditionPath(id, key)); err != nil {
 		return nil, fsErr(op, id, err)
 	}
 	*tmp = ""
@@ -318,6 +321,19 @@ func (p *payloadReader) Close() error {
 		return fmt.Errorf("store: close rendition: %w", cause(err))
 	}
 	return nil
+}
+
+// MarkUsed records a use of a rendition served from a cache in front of the store, so
+// the LRU order sees it. It does no I/O (the file's mtime, the LRU clock that survives a
+// restart, is touched by the next OpenRendition). Unknown keys are ignored.
+func (d *Disk) MarkUsed(id, key string) {
+	now := d.now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if e := d.lookupLocked(id, key); e != nil {
+		e.lastUse = now
+		d.lru.MoveToFront(e.elem)
+	}
 }
 
 // ---- index (d.mu must be held for all of these) ----

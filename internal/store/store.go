@@ -90,15 +90,24 @@ type Options struct {
 	// Logger receives operational events; nil discards them. The global
 	// logger is never used.
 	Logger *slog.Logger
+	// Faults is for tests only; production callers leave it nil. If set, it
+	// is called before each step of a write with the step's name (one of
+	// the Fault* constants: temp file create, each write, fsync, close,
+	// chtimes, mkdir, rename into place, directory fsync), and a non-nil
+	// result makes that step fail with it, as a full disk would. It is
+	// called concurrently, sometimes with the store's lock held, so it must
+	// not call back into the Disk.
+	Faults func(op string) error
 }
 
 // Disk is a store on the local filesystem. It is safe for concurrent use.
 type Disk struct {
 	// Immutable after Open. os.Root is safe for concurrent use.
-	root  *os.Root
-	now   func() time.Time
-	log   *slog.Logger
-	quota int64
+	root   *os.Root
+	now    func() time.Time
+	log    *slog.Logger
+	quota  int64
+	faults func(op string) error // Options.Faults; nil in production
 
 	// closed is set once, by Close (while holding mu); it is read without
 	// the lock at the start of every method and re-checked under mu before
@@ -162,12 +171,13 @@ func Open(dir string, opt Options) (*Disk, error) {
 		return nil, fmt.Errorf("store: open: %w", cause(err))
 	}
 	d := &Disk{
-		root:  root,
-		now:   opt.Now,
-		log:   opt.Logger,
-		quota: opt.MaxRenditionBytes,
-		rend:  make(map[string]map[string]*entry),
-		lru:   list.New(),
+		root:   root,
+		now:    opt.Now,
+		log:    opt.Logger,
+		quota:  opt.MaxRenditionBytes,
+		faults: opt.Faults,
+		rend:   make(map[string]map[string]*entry),
+		lru:    list.New(),
 	}
 	if d.now == nil {
 		d.now = time.Now
@@ -564,6 +574,9 @@ func (d *Disk) exists(name string) (bool, error) {
 // to the root). On error nothing is left behind.
 func (d *Disk) writeTemp(op, id string, mtime time.Time, chunks ...[]byte) (string, error) {
 	name := dirTmp + "/" + randomHex() + ".tmp"
+	if err := d.fault(FaultCreate); err != nil {
+		return "", fsErr(op, id, err)
+	}
 	f, err := d.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
 	if err != nil {
 		return "", fsErr(op, id, err)
@@ -574,19 +587,34 @@ func (d *Disk) writeTemp(op, id string, mtime time.Time, chunks ...[]byte) (stri
 		return "", fsErr(op, id, err)
 	}
 	for _, c := range chunks {
+		if err := d.fault(FaultWrite); err != nil {
+			_, _ = f.Write(c[:len(c)/2]) // a full disk takes part of a write
+			return fail(err)
+		}
 		if _, err := f.Write(c); err != nil {
 			return fail(err)
 		}
 	}
+	if err := d.fault(FaultSync); err != nil {
+		return fail(err)
+	}
 	if err := f.Sync(); err != nil {
 		return fail(err)
 	}
-	if err := f.Close(); err != nil {
+	err = f.Close()
+	if ferr := d.fault(FaultClose); err == nil {
+		err = ferr
+	}
+	if err != nil {
 		_ = d.root.Remove(name)
 		return "", fsErr(op, id, err)
 	}
 	if !mtime.IsZero() {
-		if err := d.root.Chtimes(name, mtime, mtime); err != nil {
+		err := d.fault(FaultChtimes)
+		if err == nil {
+			err = d.root.Chtimes(name, mtime, mtime)
+		}
+		if err != nil {
 			_ = d.root.Remove(name)
 			return "", fsErr(op, id, err)
 		}
@@ -616,6 +644,9 @@ func (d *Disk) mkdirsLocked(dirs ...string) (changed []string, err error) {
 		if ok {
 			continue
 		}
+		if err := d.fault(FaultMkdir); err != nil {
+			return changed, err
+		}
 		if err := d.root.Mkdir(dir, dirPerm); err != nil && !errors.Is(err, fs.ErrExist) {
 			return changed, cause(err)
 		}
@@ -637,6 +668,9 @@ func (d *Disk) syncDirs(dirs []string) error {
 
 // syncDir fsyncs a directory inside the root.
 func (d *Disk) syncDir(name string) error {
+	if err := d.fault(FaultSyncDir); err != nil {
+		return err
+	}
 	f, err := d.root.Open(name)
 	if err != nil {
 		return err

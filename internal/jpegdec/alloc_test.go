@@ -1,0 +1,121 @@
+package jpegdec
+
+import (
+	"bytes"
+	"image/color"
+	"runtime"
+	"testing"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// allocated returns the bytes f allocates.
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// TestAllocBytes checks AllocBytes against what Decode allocates, for every
+// sample and option: never less, and more only by the decoder's fixed size
+// and small objects.
+func TestAllocBytes(t *testing.T) {
+	t.Logf("decoder: %d bytes", unsafe.Sizeof(decoder{}))
+	for _, s := range allSamples(t) {
+		h, err := DecodeHeader(bytes.NewReader(s.data))
+		require.NoError(t, err, s.name)
+		for _, opt := range []Options{{Scale: 1}, {Scale: 2}, {Scale: 4}, {Scale: 8}, {Scale: 8, SkipAC: true}} {
+			var derr error
+			got := allocated(func() { _, derr = decodeBytes(s.data, opt) })
+			if derr != nil {
+				continue
+			}
+			est := AllocBytes(h, opt)
+			assert.LessOrEqual(t, got, uint64(est)+allocSlack, "%s %+v", s.name, opt)
+			assert.GreaterOrEqual(t, got, uint64(est), "%s %+v", s.name, opt)
+		}
+	}
+}
+
+// TestAllocBytesProgressiveDC checks the memory SkipAC saves at 1/8 on a
+// progressive image: the coefficients kept between scans take 4 bytes per
+// block instead of 256.
+func TestAllocBytesProgressiveDC(t *testing.T) {
+	e := ycbcrEncoder(naturalImage(512, 384, 5), 2, 2, 1, 1, 85)
+	e.progressive = true
+	data := e.encode()
+	full := allocated(func() { _, _ = decodeBytes(data, Options{Scale: 8}) })
+	dc := allocated(func() { _, _ = decodeBytes(data, Options{Scale: 8, SkipAC: true}) })
+	std := allocated(func() { _, _ = decodeBytes(data, Options{}) })
+	// 4:2:0 512×384: 3072 Y + 2×768 chroma blocks = 4608 blocks.
+	assert.InDelta(t, 4608*256, full, allocSlack+4608, "Scale 8")
+	assert.InDelta(t, 4608*4, dc, allocSlack, "Scale 8, SkipAC")
+	assert.InDelta(t, 4608*(256+64), std, allocSlack, "Scale 1")
+	t.Logf("progressive 512×384 4:2:0: Scale 1 %d bytes, Scale 8 %d, Scale 8 with SkipAC %d", std, full, dc)
+}
+
+func TestAllocBytesEdgeCases(t *testing.T) {
+	assert.Zero(t, AllocBytes(Header{}, Options{}))
+	assert.Zero(t, AllocBytes(Header{Width: 10, Height: 0, Components: []Component{{1, 1, 1}}}, Options{}))
+	// Saturates instead of overflowing.
+	huge := Header{Width: 1 << 62, Height: 1 << 62, Progressive: true, Components: []Component{{1, 4, 4}, {2, 1, 1}, {3, 1, 1}, {4, 4, 4}}}
+	assert.Equal(t, int64(1<<63-1), AllocBytes(huge, Options{}))
+	// Sampling factors out of range are clamped; gray is 1×1 whatever its factors.
+	g := Header{Width: 16, Height: 16, Components: []Component{{1, 0, 9}}}
+	assert.Equal(t, int64(256), AllocBytes(g, Options{}))
+	assert.Equal(t, int64(4), AllocBytes(g, Options{Scale: 8}))
+	// RGB: planes plus the RGBA copy.
+	rgb := Header{Width: 8, Height: 8, AdobeTransform: 0, Components: []Component{{1, 1, 1}, {2, 1, 1}, {3, 1, 1}}}
+	assert.Equal(t, int64(3*64+4*64), AllocBytes(rgb, Options{}))
+	rgb.AdobeTransform = -1
+	assert.Equal(t, int64(3*64), AllocBytes(rgb, Options{}))
+	rgb.Components[0].ID, rgb.Components[1].ID, rgb.Components[2].ID = 'R', 'G', 'B'
+	assert.Equal(t, int64(3*64+4*64), AllocBytes(rgb, Options{}))
+	// An invalid scale counts as 1.
+	assert.Equal(t, AllocBytes(g, Options{}), AllocBytes(g, Options{Scale: 3}))
+}
+
+func TestDecodeHeader(t *testing.T) {
+	for _, s := range gorootSamples(t) {
+		// (video-001.progressive.truncated.jpeg is truncated after its
+		// first scans: its header is fine.)
+		h, err := DecodeHeader(bytes.NewReader(s.data))
+		require.NoError(t, err, s.name)
+		cfg, err := DecodeConfig(bytes.NewReader(s.data))
+		require.NoError(t, err, s.name)
+		assert.Equal(t, cfg.Width, h.Width, s.name)
+		assert.Equal(t, cfg.Height, h.Height, s.name)
+		switch cfg.ColorModel {
+		case color.GrayModel:
+			assert.Len(t, h.Components, 1, s.name)
+		case color.CMYKModel:
+			assert.Len(t, h.Components, 4, s.name)
+		default:
+			assert.Len(t, h.Components, 3, s.name)
+		}
+	}
+	h, err := DecodeHeader(bytes.NewReader(gorootSample(t, "video-001.q50.420.progressive.jpeg")))
+	require.NoError(t, err)
+	assert.Equal(t, Header{Width: 150, Height: 103, Progressive: true, AdobeTransform: -1,
+		Components: []Component{{1, 2, 2}, {2, 1, 1}, {3, 1, 1}}}, h)
+	h, err = DecodeHeader(bytes.NewReader(gorootSample(t, "video-001.cmyk.jpeg")))
+	require.NoError(t, err)
+	assert.Equal(t, 0, h.AdobeTransform) // CMYK, not YCCK
+	assert.Len(t, h.Components, 4)
+	_, err = DecodeHeader(bytes.NewReader([]byte("\xff\xd8\xff\xd9")))
+	assert.Error(t, err)
+}
+
+func gorootSample(t testing.TB, name string) []byte {
+	for _, s := range gorootSamples(t) {
+		if s.name == "goroot/"+name {
+			return s.data
+		}
+	}
+	t.Fatalf("no %s", name)
+	return nil
+}

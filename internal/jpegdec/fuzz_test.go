@@ -1,0 +1,107 @@
+package jpegdec
+
+import (
+	"bytes"
+	"errors"
+	"image"
+	"image/jpeg"
+	"runtime"
+	"testing"
+)
+
+// fuzzMaxAlloc bounds the decodes the fuzz target runs: larger images are
+// only checked for not panicking in DecodeConfig and DecodeHeader.
+const fuzzMaxAlloc = 16 << 20
+
+// allocSlack is what Decode may allocate beyond AllocBytes: the decoder
+// (about 30 KB), small objects, and the rounding up of at most 10 large
+// allocations to whole pages.
+const allocSlack = 128 << 10
+
+// FuzzDecode checks, for any input: no panic at any scale; if image/jpeg
+// decodes it, Decode at Scale 1 returns the same pixels, and every scale
+// succeeds with bounds ceil(w/s)×ceil(h/s); if image/jpeg fails, so does
+// Decode at every scale without SkipAC (SkipAC may accept a file whose AC
+// scans are corrupt); and Decode allocates no more than AllocBytes
+// estimates, plus a constant.
+//
+// The seeds are the small files of the test corpus (large seeds slow the
+// fuzzer down, mostly by making it minimize large inputs).
+func FuzzDecode(f *testing.F) {
+	for _, s := range allSamples(f) {
+		if len(s.data) <= 8<<10 {
+			f.Add(s.data)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkDecode(t, data)
+	})
+}
+
+func checkDecode(t *testing.T, data []byte) {
+	cfg, cerr := DecodeConfig(bytes.NewReader(data))
+	wantCfg, wcerr := jpeg.DecodeConfig(bytes.NewReader(data))
+	if (cerr == nil) != (wcerr == nil) || cerr == nil && cfg != wantCfg {
+		t.Fatalf("DecodeConfig: %+v, %v; image/jpeg: %+v, %v", cfg, cerr, wantCfg, wcerr)
+	}
+	hdr, herr := DecodeHeader(bytes.NewReader(data))
+	if herr != nil {
+		// Decode reads the same segments first, and fails as well.
+		for _, scale := range scales {
+			if _, err := decodeBytes(data, Options{Scale: scale}); err == nil {
+				t.Fatalf("DecodeHeader fails (%v) but Decode at 1/%d succeeds", herr, scale)
+			}
+		}
+		return
+	}
+	// The estimate for the worst case of what may change after the first
+	// scan (a later Adobe segment).
+	est := func(opt Options) int64 {
+		h := hdr
+		h.AdobeTransform = 0
+		return max(AllocBytes(hdr, opt), AllocBytes(h, opt))
+	}
+	if est(Options{}) > fuzzMaxAlloc {
+		return
+	}
+
+	want, werr := jpeg.Decode(bytes.NewReader(data))
+	for _, opt := range []Options{{Scale: 1}, {Scale: 2}, {Scale: 4}, {Scale: 8}, {Scale: 8, SkipAC: true}} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		got, err := decodeBytes(data, opt)
+		runtime.ReadMemStats(&after)
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > uint64(est(opt))+allocSlack {
+			t.Fatalf("%+v: %dx%d, %d components, progressive %v: allocated %d bytes, AllocBytes %d",
+				opt, hdr.Width, hdr.Height, len(hdr.Components), hdr.Progressive, alloc, est(opt))
+		}
+		if werr != nil {
+			if err == nil && !opt.SkipAC {
+				t.Fatalf("%+v: image/jpeg fails (%v), Decode succeeds", opt, werr)
+			}
+			var fe jpeg.FormatError
+			var ours FormatError
+			if errors.As(werr, &fe) && err != nil && !errors.As(err, &ours) && !opt.SkipAC {
+				t.Fatalf("%+v: image/jpeg fails with a FormatError (%v), Decode with %v", opt, werr, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%+v: image/jpeg decodes, Decode fails: %v", opt, err)
+		}
+		w, h := want.Bounds().Dx(), want.Bounds().Dy()
+		if opt.Scale == 1 {
+			if diff := sameImage(want, got); diff != "" {
+				t.Fatalf("Scale 1 differs from image/jpeg: %s", diff)
+			}
+			continue
+		}
+		wantRect := image.Rect(0, 0, (w+opt.Scale-1)/opt.Scale, (h+opt.Scale-1)/opt.Scale)
+		if wantRect.Empty() {
+			wantRect = image.Rectangle{}
+		}
+		if got.Bounds() != wantRect {
+			t.Fatalf("%+v: bounds %v, want %v", opt, got.Bounds(), wantRect)
+		}
+	}
+}
