@@ -125,7 +125,7 @@ func accuracyCases(t testing.TB, w, h int) []accuracyCase {
 // TestScaledAccuracyReport logs the accuracy numbers, on a larger image; run
 // with -v.
 func TestScaledAccuracyReport(t *testing.T) {
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		t.Skip("report only")
 	}
 	for _, c := range accuracyCases(t, 640, 480) {
@@ -183,7 +183,11 @@ func TestReducedWeights(t *testing.T) {
 // off.
 func TestReducedIDCTExact(t *testing.T) {
 	rng := newRand(3)
-	for iter := range 2000 {
+	n := 2000
+	if raceEnabled {
+		n = 300
+	}
+	for iter := range n {
 		var b block
 		// Sparse low-amplitude blocks most of the time, as in real data.
 		for i := range b {

@@ -6,9 +6,10 @@ import (
 	"image"
 	"image/jpeg"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -19,10 +20,29 @@ type sample struct {
 	data []byte
 }
 
+var (
+	gorootOnce sync.Once
+	goroot     string
+)
+
+// gorootDir returns the GOROOT of the go command running the tests.
+func gorootDir(t testing.TB) string {
+	gorootOnce.Do(func() {
+		out, err := exec.Command("go", "env", "GOROOT").Output()
+		if err == nil {
+			goroot = strings.TrimSpace(string(out))
+		}
+	})
+	if goroot == "" {
+		t.Fatal("go env GOROOT failed")
+	}
+	return goroot
+}
+
 // gorootSamples returns the JPEGs of $GOROOT/src/image/testdata.
 func gorootSamples(t testing.TB) []sample {
 	t.Helper()
-	dir := filepath.Join(runtime.GOROOT(), "src", "image", "testdata")
+	dir := filepath.Join(gorootDir(t), "src", "image", "testdata")
 	names, err := filepath.Glob(filepath.Join(dir, "*.jpeg"))
 	if err != nil || len(names) == 0 {
 		t.Fatalf("no JPEGs in %s: %v", dir, err)

@@ -157,7 +157,6 @@ type scanWriter struct {
 	eobrun      int
 	be          []uint8 // buffered correction bits (AC refinement)
 	acTbl       uint8
-	rstCount    int
 	interleaved bool
 }
 

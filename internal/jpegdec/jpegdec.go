@@ -10,29 +10,45 @@
 // (reader.go, scan.go, huffman.go and the inverse DCT of dct.go), copyright
 // The Go Authors, distributed under the BSD licence in the LICENSE file of
 // this directory. The files that come from image/jpeg keep its copyright
-// notice. What was changed:
+// notice; idct_reduced.go and jpegdec.go are new. What was changed:
 //
 //   - Decode takes [Options]; the package does not register itself with
 //     image.RegisterFormat, and has no encoder.
-//   - reconstructBlock writes an 8×8, 4×4, 2×2 or 1×1 block depending on the
-//     scale; the reduced inverse DCTs (idct_reduced.go) are new code, after
-//     the math of libjpeg's jidctred.c: each output pixel is the average of
-//     the s×s pixels of the full inverse DCT it replaces, evaluated in
-//     closed form from the coefficients the average depends on.
 //   - The image planes (and so the returned image) are allocated at the
-//     scaled size. Scale 1 is pixel-for-pixel identical to image/jpeg.
-//   - With SkipAC at scale 1/8, a progressive image's AC scans are skipped
-//     without entropy decoding, and only one DC coefficient per block is kept
-//     between scans instead of 64.
-//   - The entropy decoder (huffman.go, and the block loops of scan.go) was
-//     rewritten for speed: a 64-bit bit buffer refilled several bytes at a
-//     time, a 9-bit look-up table that also decodes the coefficient that
-//     follows a short code, and blocks decoded without per-bit function
-//     calls. Its results, including which inputs are errors, are those of
-//     image/jpeg's.
+//     scaled size, and each block is reconstructed by an 8×8, 4×4, 2×2 or
+//     1×1 inverse DCT. The reduced ones (idct_reduced.go) are new code after
+//     the math of libjpeg's jidctred.c: each output pixel is the mean of the
+//     s×s pixels of the full inverse DCT it stands for, computed in closed
+//     form from the coefficients that mean depends on.
+//   - A progressive decode keeps, between scans, only the coefficients the
+//     inverse DCT of its scale needs (and the set of the non-zero ones, which
+//     decides which bits a refinement scan has): 264 bytes per block at
+//     scale 1 (image/jpeg: 256), 204 at 1/2, 108 at 1/4, 12 at 1/8. With
+//     SkipAC at scale 1/8, its AC scans are skipped without entropy
+//     decoding, and it keeps only the DC coefficient (4 bytes per block).
+//   - The entropy decoder was rewritten for speed (huffman.go): a 64-bit bit
+//     buffer refilled up to 8 bytes at a time, a 9-bit look-up table, and a
+//     second one that decodes a short AC code and its coefficient together;
+//     the hot loops keep the bit buffer in local variables (scan.go:
+//     decodeAC, refineNonZeroes). Sequential scans have their own block loop
+//     (sequentialScan), which dequantizes while decoding. Progressive scans
+//     update the stored blocks in place, and refinement scans visit only the
+//     non-zero coefficients, found in the sets of them.
+//   - The full-size inverse DCT skips the arithmetic for rows without AC
+//     coefficients and stores straight to the image (idct_store.go).
 //   - applyBlack calls image/draw instead of image/internal/imageutil, which
 //     is not importable (draw.Draw reaches the same code).
-//   - DecodeConfig is unchanged; DecodeHeader and AllocBytes are new.
+//   - DecodeHeader and AllocBytes are new.
+//
+// Scale 1 gives image/jpeg's results for every input: the same pixels, and an
+// error exactly when image/jpeg returns one (the tests, and FuzzDecode,
+// check this against image/jpeg itself). The rewritten parts are careful to
+// keep image/jpeg's behaviour on corrupt input too: where it fails because
+// entropy-coded data ends early, where it decodes a Huffman code bit by bit
+// rather than with its look-up table (which give different results for a
+// table that over-subscribes the code space), where a run overshoots the
+// end of a band, and so on (see huffman.go). At the reduced scales, without
+// SkipAC, the entropy decoding is the same, so the same inputs fail.
 //
 // Every check of image/jpeg is kept: frame and scan header validation,
 // Huffman and quantization table validation, component counts and sampling
@@ -158,20 +174,30 @@ func DecodeHeader(r io.Reader) (Header, error) {
 	return h, nil
 }
 
-// coeffBlockBytes is the size of one block of progressive coefficients.
-const coeffBlockBytes = blockSize * 4
+// progBlockBytes returns what a progressive decode keeps per block between
+// scans: the coefficients the inverse DCT needs (int32s: 64, 49, 25 or 1 at
+// scales 1, 1/2, 1/4, 1/8) and the set of the non-zero ones (a uint64), or
+// with SkipAC at 1/8 the DC coefficient alone.
+func progBlockBytes(shift uint, skipAC bool) int64 {
+	if shift == 3 && skipAC {
+		return 4
+	}
+	return int64(4*layouts[shift].n + 8)
+}
 
 // AllocBytes estimates the bytes Decode allocates for an image with header h
 // decoded with opt: the image planes at the scaled size, padded to whole
 // MCUs (bs×bs bytes per 8×8 block of every component, bs = 8/Scale); for a
-// progressive image the coefficients kept between scans (256 bytes per
-// block, or 4 with Scale 8 and SkipAC, which keeps only DC); and, when the
+// progressive image what is kept between scans (264, 204, 108 or 12 bytes
+// per block at scale 1, 1/2, 1/4, 1/8: the coefficients the reduced inverse
+// DCT needs and the set of the non-zero ones; 4 with Scale 8 and SkipAC,
+// which keeps only DC); and, when the
 // decoder converts the planes to an *image.RGBA or *image.CMYK (four
 // components, or three with AdobeTransform 0 or component IDs 'R', 'G',
 // 'B'), 4 bytes per output pixel. The count is exact for the large
-// allocations; it leaves out the decoder's fixed-size state (about 20 KB,
+// allocations; it leaves out the decoder's fixed-size state (about 35 KB,
 // independent of the input) and the runtime's rounding up of each of the at
-// most 10 large allocations to a whole number of pages.
+// most 11 large allocations to a whole number of pages.
 //
 // As Decode does, a single-component image is counted 1×1 sampled whatever
 // its nominal factors. The result is 0 for a header with no components or an
@@ -206,10 +232,7 @@ func AllocBytes(h Header, opt Options) int64 {
 	mxx := ceilDiv(w, 8*maxH)
 	myy := ceilDiv(ht, 8*maxV)
 
-	perBlock := int64(coeffBlockBytes)
-	if shift == 3 && opt.SkipAC {
-		perBlock = 4
-	}
+	perBlock := progBlockBytes(shift, opt.SkipAC)
 	var total int64
 	for _, c := range h.Components {
 		ch, cv := sampling(c)

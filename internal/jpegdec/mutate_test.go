@@ -49,7 +49,7 @@ func TestDifferentialMutations(t *testing.T) {
 	rng := newRand(9)
 	iters, every := 6, 3
 	if testing.Short() || raceEnabled {
-		iters, every = 2, 12
+		iters, every = 2, 24
 	}
 	for k, s := range picks {
 		if k%every != 0 {

@@ -131,11 +131,17 @@ type decoder struct {
 	adobeTransform      uint8
 	eobRun              uint16 // End-of-Band run, specified in section G.1.2.2.
 
-	comp       [maxComponents]component
-	progCoeffs [maxComponents][]block // Saved state between progressive-mode scans.
+	comp [maxComponents]component
+	// progCoeffs is the saved state between progressive-mode scans: the
+	// coefficients of each block, quantized. image/jpeg keeps all 64, in
+	// natural order ([]block); this decoder keeps those the inverse DCT of
+	// its scale needs, progLayout.n int32s per block (see layouts).
+	progCoeffs [maxComponents][]int32
+	progLayout *layout
 	// progNZ is, for each block of progCoeffs, the set of the zig-zag
-	// positions of its non-zero AC coefficients (bit k for position k).
-	// This decoder's addition, for refineNonZeroes.
+	// positions of its non-zero AC coefficients (bit k for position k), kept
+	// or not: for refineNonZeroes, and to decode the same bits whatever is
+	// kept. (Not with skipAC, which decodes no AC coefficients.)
 	progNZ [maxComponents][]uint64
 	huff   [maxTc + 1][maxTh + 1]huffman
 	quant  [maxTq + 1]block // Quantization tables, in zig-zag order.
@@ -147,12 +153,8 @@ type decoder struct {
 	// becomes a bs×bs block of output pixels, bs = 8>>shift.
 	shift uint
 	// skipAC is Options.SkipAC at scale 1/8 for a progressive image: AC scans
-	// are skipped without being entropy-decoded, and progDC replaces
-	// progCoeffs.
+	// are skipped without being entropy-decoded.
 	skipAC bool
-	// progDC holds, when skipAC, the DC coefficient of every block of a
-	// progressive image: what progCoeffs[i][j][0] would hold.
-	progDC [maxComponents][]int32
 	// quantNat are the quantization tables in natural order, for the
 	// reduced inverse DCTs.
 	quantNat [maxTq + 1]block

@@ -165,13 +165,12 @@ func (d *decoder) processSOS(n int) error {
 		for i := 0; i < nComp; i++ {
 			compIndex := scan[i].compIndex
 			n := mxx * myy * d.comp[compIndex].h * d.comp[compIndex].v
-			if d.skipAC {
-				if d.progDC[compIndex] == nil {
-					d.progDC[compIndex] = make([]int32, n)
+			if d.progCoeffs[compIndex] == nil {
+				d.progLayout = &layouts[d.shift]
+				d.progCoeffs[compIndex] = make([]int32, n*d.progLayout.n)
+				if !d.skipAC {
+					d.progNZ[compIndex] = make([]uint64, n)
 				}
-			} else if d.progCoeffs[compIndex] == nil {
-				d.progCoeffs[compIndex] = make([]block, n)
-				d.progNZ[compIndex] = make([]uint64, n)
 			}
 		}
 		if d.skipAC && zigStart != 0 {
@@ -201,9 +200,8 @@ func (d *decoder) processSOS(n int) error {
 	mcu, expectedRST := 0, uint8(rst0Marker)
 	var (
 		// b is the decoded coefficients, in natural (not zig-zag) order.
-		b         block
-		scratchNZ uint64 // the non-zero set when b is used
-		dc        [maxComponents]int32
+		b  block
+		dc [maxComponents]int32
 		// bx and by are the location of the current block, in units of 8x8
 		// blocks: the third block in the first row has (bx, by) = (2, 0).
 		bx, by     int
@@ -254,23 +252,21 @@ func (d *decoder) processSOS(n int) error {
 						}
 					}
 
-					// Load the previous partially decoded coefficients. (Sequential
+					// The previous partially decoded coefficients. (Sequential
 					// scans are decoded by sequentialScan.) image/jpeg copies the
 					// block, and copies it back when it has decoded it; this
 					// decoder works on it in place, which makes no difference
 					// (when decoding fails, the coefficients are not used).
-					pb, pnz := &b, &scratchNZ
-					if d.skipAC {
-						// This is a DC scan (AC scans were skipped above), which
-						// touches b[0] only.
-						b[0] = d.progDC[compIndex][by*mxx*hi+bx]
-					} else {
-						pb = &d.progCoeffs[compIndex][by*mxx*hi+bx]
-						pnz = &d.progNZ[compIndex][by*mxx*hi+bx]
+					lay := d.progLayout
+					k := by*mxx*hi + bx
+					cb := d.progCoeffs[compIndex][k*lay.n : k*lay.n+lay.n]
+					var pnz *uint64
+					if !d.skipAC {
+						pnz = &d.progNZ[compIndex][k]
 					}
 
 					if ah != 0 {
-						if err := d.refine(pb, pnz, &d.huff[acTable][scan[i].ta], zigStart, zigEnd, 1<<al); err != nil {
+						if err := d.refine(cb, lay, pnz, &d.huff[acTable][scan[i].ta], zigStart, zigEnd, 1<<al); err != nil {
 							return err
 						}
 					} else {
@@ -283,25 +279,28 @@ func (d *decoder) processSOS(n int) error {
 								return err
 							}
 							dc[compIndex] += dcDelta
-							pb[0] = dc[compIndex] << al
+							cb[0] = dc[compIndex] << al
 						}
 
 						if zig <= zigEnd && d.eobRun > 0 {
 							d.eobRun--
 						} else if zig <= zigEnd {
-							// Decode the AC coefficients, as specified in section F.2.2.2.
-							// Progressive scans accumulate them quantized.
-							nz, err := d.decodeAC(pb, &ones, &d.huff[acTable][scan[i].ta], zig, zigEnd, al)
+							// Decode the AC coefficients, as specified in section F.2.2.2,
+							// into b, and keep those the layout has.
+							nz, err := d.decodeAC(&b, &ones, &d.huff[acTable][scan[i].ta], zig, zigEnd, al)
 							if err != nil {
 								return err
 							}
 							*pnz |= nz
+							for m := nz; m != 0; m &= m - 1 {
+								z := mbits.TrailingZeros64(m)
+								if s := lay.slot[z]; s >= 0 {
+									cb[s] = b[unzig[z]]
+								}
+							}
 						}
 					}
 
-					if d.skipAC {
-						d.progDC[compIndex][by*mxx*hi+bx] = b[0]
-					}
 					// At this point, we could call reconstructBlock to dequantize and perform the
 					// inverse DCT, to save early stages of a progressive image to the *image.YCbCr
 					// buffers (the whole point of progressive encoding), but in Go, the jpeg.Decode
@@ -613,11 +612,11 @@ func (d *decoder) decodeACTail(b *block, qz *block, huff *huffman, zig, zigEnd i
 }
 
 // refine decodes a successive approximation refinement block, as specified in
-// section G.1.2.
+// section G.1.2, into cb, a block's coefficients as lay keeps them.
 //
 // nz is the set of zig-zag positions of b's non-zero AC coefficients, as
 // bits: refine keeps it up to date, and uses it to find them.
-func (d *decoder) refine(b *block, nz *uint64, h *huffman, zigStart, zigEnd, delta int32) error {
+func (d *decoder) refine(cb []int32, lay *layout, nz *uint64, h *huffman, zigStart, zigEnd, delta int32) error {
 	// Refining a DC component is trivial.
 	if zigStart == 0 {
 		if zigEnd != 0 {
@@ -628,7 +627,7 @@ func (d *decoder) refine(b *block, nz *uint64, h *huffman, zigStart, zigEnd, del
 			return err
 		}
 		if bit {
-			b[0] |= delta
+			cb[0] |= delta
 		}
 		return nil
 	}
@@ -672,7 +671,7 @@ func (d *decoder) refine(b *block, nz *uint64, h *huffman, zigStart, zigEnd, del
 				return FormatError("unexpected Huffman code")
 			}
 
-			zig, err = d.refineNonZeroes(b, *nz, zig, zigEnd, int32(val0), delta)
+			zig, err = d.refineNonZeroes(cb, lay, *nz, zig, zigEnd, int32(val0), delta)
 			if err != nil {
 				return err
 			}
@@ -680,14 +679,16 @@ func (d *decoder) refine(b *block, nz *uint64, h *huffman, zigStart, zigEnd, del
 				return FormatError("too many coefficients")
 			}
 			if z != 0 {
-				b[unzig[zig]] = z
+				if s := lay.slot[zig]; s >= 0 {
+					cb[s] = z
+				}
 				*nz |= 1 << zig
 			}
 		}
 	}
 	if d.eobRun > 0 {
 		d.eobRun--
-		if _, err := d.refineNonZeroes(b, *nz, zig, zigEnd, -1, delta); err != nil {
+		if _, err := d.refineNonZeroes(cb, lay, *nz, zig, zigEnd, -1, delta); err != nil {
 			return err
 		}
 	}
@@ -700,9 +701,9 @@ func (d *decoder) refine(b *block, nz *uint64, h *huffman, zigStart, zigEnd, del
 //
 // image/jpeg's looks at every entry; this one finds the non-zero ones in
 // the set nzSet (bit k for zig-zag position k), which takes a few
-// instructions per entry it refines instead of per entry. The bits read, and
-// so the errors, are the same.
-func (d *decoder) refineNonZeroes(b *block, nzSet uint64, zig, zigEnd, nz, delta int32) (int32, error) {
+// instructions per entry it refines instead of per entry, and refines only
+// those lay keeps. The bits read, and so the errors, are the same.
+func (d *decoder) refineNonZeroes(cb []int32, lay *layout, nzSet uint64, zig, zigEnd, nz, delta int32) (int32, error) {
 	if zig > zigEnd {
 		return zig, nil
 	}
@@ -737,11 +738,14 @@ func (d *decoder) refineNonZeroes(b *block, nzSet uint64, zig, zigEnd, nz, delta
 		if bit == 0 {
 			continue
 		}
-		u := unzig[k] & 63
-		if b[u] >= 0 {
-			b[u] += delta
+		s := lay.slot[k]
+		if s < 0 {
+			continue // a coefficient this scale does not need
+		}
+		if cb[s] >= 0 {
+			cb[s] += delta
 		} else {
-			b[u] -= delta
+			cb[s] -= delta
 		}
 	}
 	d.bits.a, d.bits.n = a, n
@@ -753,37 +757,31 @@ func (d *decoder) reconstructProgressiveImage() error {
 	// processSOS method.
 	h0 := d.comp[0].h
 	mxx := (d.width + 8*h0 - 1) / (8 * h0)
+	lay := d.progLayout
 	for i := 0; i < d.nComp; i++ {
-		if d.progCoeffs[i] == nil && d.progDC[i] == nil {
+		if d.progCoeffs[i] == nil {
 			continue
 		}
 		v := 8 * d.comp[0].v / d.comp[i].v
 		h := 8 * d.comp[0].h / d.comp[i].h
 		stride := mxx * d.comp[i].h
-		if d.skipAC {
-			dst, dstStride := d.plane(i)
-			q0 := int(d.quant[d.comp[i].tq][0])
-			for by := 0; by*v < d.height; by++ {
-				row := dst[by*dstStride:]
-				dcs := d.progDC[i][by*stride:]
-				for bx := 0; bx*h < d.width; bx++ {
-					row[bx] = idct1x1(int(dcs[bx]) * q0)
-				}
-			}
-			continue
-		}
 		qt := &d.quantNat[d.comp[i].tq]
+		var b block
 		for by := 0; by*v < d.height; by++ {
 			for bx := 0; bx*h < d.width; bx++ {
-				b := &d.progCoeffs[i][by*stride+bx]
-				if d.shift == 3 {
-					b[0] *= qt[0]
+				k := by*stride + bx
+				cb := d.progCoeffs[i][k*lay.n : k*lay.n+lay.n]
+				// Dequantize into a natural-order block.
+				if lay.n == blockSize {
+					for u := range b {
+						b[u] = cb[u] * qt[u]
+					}
 				} else {
-					for k := range b {
-						b[k] *= qt[k]
+					for s, u := range lay.natural[:lay.n] {
+						b[u] = cb[s] * qt[u]
 					}
 				}
-				if err := d.reconstructBlock(b, bx, by, i); err != nil {
+				if err := d.reconstructBlock(&b, bx, by, i); err != nil {
 					return err
 				}
 			}
@@ -791,6 +789,46 @@ func (d *decoder) reconstructProgressiveImage() error {
 	}
 	return nil
 }
+
+// A layout is which coefficients of a block a progressive decode keeps
+// between scans at a scale: those its inverse DCT reads. (Their zero/non-zero
+// state is kept for all, in progNZ.)
+type layout struct {
+	n       int            // coefficients kept per block
+	slot    [blockSize]int // slot[z]: where the coefficient at zig-zag position z is kept, or -1
+	natural [blockSize]int // natural[s]: the natural-order position kept in slot s
+}
+
+// layouts are the layouts at scales 1, 1/2, 1/4 and 1/8: all 64
+// coefficients in natural order (as image/jpeg); rows and columns 0-3 and
+// 5-7 (49: idct4x4 does not read row or column 4); rows and columns 0, 1, 3,
+// 5 and 7 (25, for idct2x2); DC alone.
+var layouts = func() (ls [4]layout) {
+	uses := [4]func(int) bool{
+		func(int) bool { return true },
+		func(i int) bool { return i != 4 },
+		func(i int) bool { return i == 0 || i%2 == 1 },
+		func(i int) bool { return i == 0 },
+	}
+	for shift, use := range uses {
+		l := &ls[shift]
+		for u := range blockSize {
+			if use(u/8) && use(u%8) {
+				l.natural[l.n] = u
+				l.n++
+			}
+		}
+		for z := range blockSize {
+			l.slot[z] = -1
+			for s, u := range l.natural[:l.n] {
+				if u == unzig[z] {
+					l.slot[z] = s
+				}
+			}
+		}
+	}
+	return ls
+}()
 
 // plane returns component compIndex's plane of the destination image and its
 // stride.

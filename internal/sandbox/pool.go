@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/fastimagecache/fastimagecache/internal/workerproto"
@@ -158,7 +159,7 @@ func (p *Pool) PIDs() []int {
 
 // Do sends q (its Seq set here) to a worker and returns the worker's Response, of at most
 // maxResp bytes. A worker that dies before it acknowledges q never started it: it is
-// replaced and q sent once more. Once ctx is done the worker is killed and the error
+// replaced and q sent to another (up to Workers times). Once ctx is done the worker is killed and the error
 // wraps ctx.Err(). Other errors wrap ErrClosed, ErrStart or ErrWorkerFailed; the worker
 // is then replaced.
 func (p *Pool) Do(ctx context.Context, q *workerproto.Request, maxResp int64) (*workerproto.Response, error) {
@@ -179,8 +180,8 @@ func (p *Pool) Do(ctx context.Context, q *workerproto.Request, maxResp int64) (*
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("worker job: %w", ctx.Err())
 		}
-		if !started && attempt == 0 {
-			continue
+		if !started && attempt < p.cfg.Workers {
+			continue // the worker was dead before it took q; so may the other idle ones be
 		}
 		p.failed.Add(1)
 		p.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "decode worker failed",
@@ -196,7 +197,7 @@ func failReason(err error) string {
 		return "sent a response too large"
 	case errors.Is(err, workerproto.ErrMalformed):
 		return "sent a malformed response"
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, os.ErrClosed):
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, os.ErrClosed), errors.Is(err, syscall.EPIPE):
 		return "ended"
 	}
 	return "failed"
