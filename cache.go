@@ -230,7 +230,7 @@ func New(dir string, opts ...Option) (*Cache, error) {
 	}
 	iso, err := startIsolation(cfg, lim)
 	if err != nil {
-		st.Close()
+		_ = st.Close() // already failing: the isolation error is the one to report
 		return nil, err
 	}
 	return &Cache{

@@ -97,12 +97,12 @@ func (c *Cache) openStored(ctx context.Context, id ID, key string) (*Rendition, 
 	}
 	var m renditionMeta
 	if err := json.Unmarshal(sr.Meta, &m); err != nil || !m.Format.known() {
-		sr.Close()
+		_ = sr.Close()
 		return nil, store.ErrNotExist // not ours: render again
 	}
 	if sr.Size <= c.cfg.memoryBytes/8 {
 		data, err := io.ReadAll(io.LimitReader(sr, sr.Size+1))
-		sr.Close()
+		_ = sr.Close() // read-only
 		if err != nil || int64(len(data)) != sr.Size {
 			return nil, store.ErrNotExist
 		}

@@ -335,8 +335,9 @@ func inspectBMP(data []byte, lim Limits) (header, error) {
 	}
 	const infoHeaderEnd = 14 + 4 + 8 // file header, info header size, width, height
 	if len(data) >= infoHeaderEnd && binary.LittleEndian.Uint32(data[14:18]) >= 40 {
-		w := int64(int32(binary.LittleEndian.Uint32(data[18:22])))
-		h := int64(int32(binary.LittleEndian.Uint32(data[22:26])))
+		// BMP width and height are signed 32-bit fields (a negative height means top-down).
+		w := int64(int32(binary.LittleEndian.Uint32(data[18:22]))) // #nosec G115 -- reinterpreting the signed field is the intent
+		h := int64(int32(binary.LittleEndian.Uint32(data[22:26]))) // #nosec G115 -- as above
 		if h < 0 {
 			h = -h // top-down
 		}

@@ -160,7 +160,7 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 		expvar.Publish("fastimagecache", expvar.Func(func() any { return c.Stats() }))
 		dln, err := net.Listen("tcp", *debugAddr)
 		if err != nil {
-			srv.Close()
+			_ = srv.Close() // the listen error is the one to report
 			return err
 		}
 		dmux := http.NewServeMux()

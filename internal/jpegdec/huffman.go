@@ -185,7 +185,7 @@ func (d *decoder) receiveExtend(t uint8) (int32, error) {
 	if t == 0 {
 		return 0, nil
 	}
-	x := int32(d.bits.a >> (64 - t))
+	x := int32(d.bits.a >> (64 - t)) // #nosec G115 -- t <= 16 (both callers), so the top t bits fit
 	d.bits.a <<= t
 	d.bits.n -= uint(t)
 	return extend(x, t), nil
@@ -255,7 +255,7 @@ func (d *decoder) processDHT(n int) error {
 				// whose codeLength's high bits matches code.
 				// The high 8 bits of lutValue are the encoded value.
 				// The low 8 bits are 1 plus the codeLength.
-				base := uint8(code << (7 - i))
+				base := uint8(code << (7 - i)) // #nosec G115 -- as image/jpeg: the high bits of an 8-bit look-up index; truncation intended
 				lutValue := uint16(h.vals[x])<<8 | uint16(2+i)
 				for k := uint8(0); k < 1<<(7-i); k++ {
 					lut8[base|k] = lutValue
@@ -291,7 +291,7 @@ func (d *decoder) processDHT(n int) error {
 				e = v&0xff00 | (v&0xff - 1)
 			} else {
 				for l := 1; l <= lutSize; l++ {
-					code := int32(p >> (lutSize - l))
+					code := int32(p >> (lutSize - l)) // #nosec G115 -- p < 1<<lutSize (9 bits)
 					if code <= h.maxCodes[l-1] {
 						e = uint16(h.vals[h.valsIndices[l-1]+code-h.minCodes[l-1]])<<8 | uint16(l)
 						break
@@ -309,7 +309,7 @@ func (d *decoder) processDHT(n int) error {
 			if size == 0 || l+size > lutSize {
 				continue
 			}
-			extra := int32(p>>(lutSize-l-size)) & (1<<size - 1)
+			extra := int32(p>>(lutSize-l-size)) & (1<<size - 1) // #nosec G115 -- p < 1<<lutSize (9 bits)
 			h.acLut[p] = extend(extra, uint8(size))<<16 | int32(run)<<8 | int32(l+size)
 		}
 	}
@@ -359,7 +359,7 @@ func (d *decoder) decodeHuffmanSlow(h *huffman) (uint8, error) {
 		if err := d.needBits(l); err != nil {
 			return 0, err
 		}
-		code := int32(d.bits.a >> (64 - l))
+		code := int32(d.bits.a >> (64 - l)) // #nosec G115 -- l <= maxCodeLength (16)
 		if code <= h.maxCodes[l-1] {
 			d.bits.a <<= l
 			d.bits.n -= l
@@ -380,13 +380,16 @@ func (d *decoder) decodeBit() (bool, error) {
 }
 
 func (d *decoder) decodeBits(n int32) (uint32, error) {
+	if n < 0 || n > 32 {
+		return 0, FormatError("bad bit count")
+	}
 	if err := d.needBits(uint(n)); err != nil {
 		return 0, err
 	}
 	if n == 0 {
 		return 0, nil
 	}
-	ret := uint32(d.bits.a >> (64 - n))
+	ret := uint32(d.bits.a >> (64 - n)) // #nosec G115 -- 0 < n <= 32: checked above
 	d.bits.a <<= n
 	d.bits.n -= uint(n)
 	return ret, nil

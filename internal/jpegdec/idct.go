@@ -143,7 +143,7 @@ const (
 )
 
 func c(x uint64, bits int) int32 {
-	return int32((x + (1 << (59 - bits))) >> (60 - bits))
+	return int32((x + (1 << (59 - bits))) >> (60 - bits)) // #nosec G115 -- compile-time fixed-point constants rounded to bits < 32 bits
 }
 
 func idct(b *block) {

@@ -58,7 +58,7 @@ const (
 // clampByte clamps x to [0, 255].
 func clampByte(x int) byte {
 	if uint(x) <= 255 {
-		return byte(x)
+		return byte(x) // #nosec G115 -- 0 <= x <= 255: the unsigned compare above
 	}
 	if x < 0 {
 		return 0

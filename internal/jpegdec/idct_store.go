@@ -20,8 +20,8 @@ func idctStore(b *block, dst []byte, stride int) {
 // clampIDCT level-shifts an IDCT output by +128 and clips it to [0, 255],
 // as image/jpeg's reconstructBlock does.
 func clampIDCT(c int32) byte {
-	if uint32(c+128) <= 255 {
-		return uint8(c + 128)
+	if uint32(c+128) <= 255 { // #nosec G115 -- the unsigned compare is the range check (as image/jpeg)
+		return uint8(c + 128) // #nosec G115 -- 0 <= c+128 <= 255: checked above
 	}
 	if c < -128 {
 		return 0

@@ -452,7 +452,7 @@ func (d *decoder) decodeDC(h *huffman) (int32, error) {
 				d.bits.a, d.bits.n = a, n
 				return 0, nil
 			}
-			x := int32(a >> ((64 - value) & 63))
+			x := int32(a >> ((64 - value) & 63)) // #nosec G115 -- value <= 16: checked above
 			d.bits.a, d.bits.n = a<<(value&63), n-uint(value)
 			return extend(x, value), nil
 		}
@@ -542,7 +542,7 @@ func (d *decoder) decodeAC(b *block, qz *block, h *huffman, zig, zigEnd int32, a
 			if zig > zigEnd {
 				break
 			}
-			x := int32(a >> ((64 - val1) & 63))
+			x := int32(a >> ((64 - val1) & 63)) // #nosec G115 -- val1 <= 15 (4 bits)
 			a <<= val1 & 63
 			n -= uint(val1)
 			if b != nil {
@@ -553,7 +553,7 @@ func (d *decoder) decodeAC(b *block, qz *block, h *huffman, zig, zigEnd int32, a
 			if val0 != 0x0f {
 				eobRun := uint16(1) << val0
 				if val0 != 0 {
-					eobRun |= uint16(a >> ((64 - val0) & 63))
+					eobRun |= uint16(a >> ((64 - val0) & 63)) // #nosec G115 -- val0 <= 14 (4 bits, not 0x0f)
 					a <<= val0 & 63
 					n -= uint(val0)
 				}
@@ -600,7 +600,7 @@ func (d *decoder) decodeACTail(b *block, qz *block, huff *huffman, zig, zigEnd i
 					if err != nil {
 						return 0, err
 					}
-					d.eobRun |= uint16(bits)
+					d.eobRun |= uint16(bits) // #nosec G115 -- bits has val0 <= 14 bits
 				}
 				d.eobRun--
 				break
@@ -654,7 +654,7 @@ func (d *decoder) refine(cb []int32, lay *layout, nz *uint64, h *huffman, zigSta
 						if err != nil {
 							return err
 						}
-						d.eobRun |= uint16(bits)
+						d.eobRun |= uint16(bits) // #nosec G115 -- bits has val0 <= 14 bits
 					}
 					break loop
 				}
@@ -717,10 +717,10 @@ func (d *decoder) refineNonZeroes(cb []int32, lay *layout, nzSet uint64, zig, zi
 			zeros &= zeros - 1
 		}
 		if zeros != 0 {
-			end = int32(mbits.TrailingZeros64(zeros))
+			end = int32(mbits.TrailingZeros64(zeros)) // #nosec G115 -- at most 64
 		}
 	}
-	todo := nzSet & span & (1<<(uint(end)&127) - 1)
+	todo := nzSet & span & (1<<(uint(end)&127) - 1) // #nosec G115 -- 0 <= end <= 64
 	a, n := d.bits.a, d.bits.n
 	for todo != 0 {
 		k := mbits.TrailingZeros64(todo)

@@ -364,28 +364,28 @@ func checkSOS(seg []byte, frame []Component, baseline, progressive bool) error {
 	if len(seg) != 4+2*ns {
 		return malformed("SOS length %d for %d components", len(seg)+2, ns)
 	}
-	if ns > len(frame) {
+	if ns > len(frame) || len(frame) > maxComponents {
 		return malformed("SOS has %d components, frame has %d", ns, len(frame))
 	}
-	var seen [maxComponents]bool
+	var seen uint8 // bit k: frame[k] already selected
 	totalHV := 0
 	for i := 0; i < ns; i++ {
 		cs, t := int(seg[1+2*i]), seg[2+2*i]
-		k := -1
+		k, hv := -1, 0
 		for j, c := range frame {
 			if c.ID == cs {
-				k = j
+				k, hv = j, c.H*c.V
 			}
 		}
 		if k < 0 {
 			return malformed("unknown component selector %d", cs)
 		}
-		if seen[k] {
+		if seen&(1<<k) != 0 {
 			return malformed("repeated component selector %d", cs)
 		}
-		seen[k] = true
+		seen |= 1 << k
 		if len(frame) > 1 {
-			totalHV += frame[k].H * frame[k].V
+			totalHV += hv
 		}
 		td, ta := t>>4, t&0x0F
 		if td > maxTh || baseline && td > 1 {

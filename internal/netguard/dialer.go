@@ -3,6 +3,7 @@ package netguard
 import (
 	"context"
 	"errors"
+	"math"
 	"net"
 	"net/netip"
 	"strconv"
@@ -125,6 +126,9 @@ func (d *Dialer) lookup(ctx context.Context, host string) ([]netip.Addr, error) 
 // dialAddrs tries each address in turn, as an IP literal, and returns the first connection.
 func (d *Dialer) dialAddrs(ctx context.Context, network string, addrs []netip.Addr, port int,
 	control func(string, string, syscall.RawConn) error) (net.Conn, error) {
+	if port < 1 || port > math.MaxUint16 { // checked by the callers too
+		return nil, refuse("malformed port")
+	}
 	var first error
 	for _, a := range addrs {
 		a = a.Unmap()

@@ -268,7 +268,7 @@ func ParseIPv4(s string) (netip.Addr, bool) {
 		return netip.Addr{}, false
 	}
 	ip |= vals[n-1]
-	return netip.AddrFrom4([4]byte{byte(ip >> 24), byte(ip >> 16), byte(ip >> 8), byte(ip)}), true
+	return netip.AddrFrom4([4]byte{byte(ip >> 24 & 0xff), byte(ip >> 16 & 0xff), byte(ip >> 8 & 0xff), byte(ip & 0xff)}), true
 }
 
 // parseInetPart parses one part of an inet_aton address; values above 2^32 fail.

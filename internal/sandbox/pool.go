@@ -347,8 +347,8 @@ func (p *Pool) start(ctx context.Context) (*worker, error) {
 	}
 	stdoutR, stdoutW, err := os.Pipe()
 	if err != nil {
-		stdinR.Close()
-		stdinW.Close()
+		_ = stdinR.Close()
+		_ = stdinW.Close()
 		return nil, err
 	}
 	name := p.cfg.Name
@@ -369,11 +369,11 @@ func (p *Pool) start(ctx context.Context) (*worker, error) {
 		cmd.Stderr = &cappedWriter{w: p.cfg.Stderr, left: p.cfg.StderrBytes}
 	}
 	err = p.spawn.start(cmd)
-	stdinR.Close()
-	stdoutW.Close()
+	_ = stdinR.Close() // the child has its copies
+	_ = stdoutW.Close()
 	if err != nil {
-		stdinW.Close()
-		stdoutR.Close()
+		_ = stdinW.Close()
+		_ = stdoutR.Close()
 		return nil, err
 	}
 	p.started.Add(1)
@@ -390,7 +390,7 @@ func (p *Pool) start(ctx context.Context) (*worker, error) {
 	p.all[w] = struct{}{}
 	p.bg.Add(1)
 	p.mu.Unlock()
-	go p.reap(w)
+	go p.reap(w) // #nosec G118 -- reap outlives the request: it waits for the worker process to exit, long after ctx may be done
 	if err := p.handshake(ctx, w); err != nil {
 		p.kill(w)
 		return nil, err
@@ -485,8 +485,8 @@ func (p *Pool) killLocked(w *worker) {
 
 func (w *worker) closePipes() {
 	w.closePipe.Do(func() {
-		w.in.Close()
-		w.outF.Close()
+		_ = w.in.Close()
+		_ = w.outF.Close()
 	})
 }
 

@@ -123,7 +123,7 @@ func footprint() (as, data uint64, err error) {
 	if err := errors.Join(err1, err2); err != nil {
 		return 0, 0, err
 	}
-	page := uint64(os.Getpagesize())
+	page := uint64(os.Getpagesize()) // #nosec G115 -- the page size is a small positive power of two
 	return size * page, d * page, nil
 }
 

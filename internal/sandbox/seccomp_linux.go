@@ -40,14 +40,14 @@ func installSeccomp() error {
 		arch = unix.AUDIT_ARCH_AARCH64
 	}
 	filter := seccompFilter(arch, runtime.GOARCH == "amd64")
-	prog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
+	prog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]} // #nosec G115 -- len(deniedSyscalls)+7 instructions, far below BPF_MAXINSNS (4096)
 
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %w", err)
 	}
-	r, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_TSYNC, uintptr(unsafe.Pointer(&prog)))
+	r, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_TSYNC, uintptr(unsafe.Pointer(&prog))) // #nosec G103 -- seccomp(2) takes a *sock_fprog; converting in the call is the syscall form unsafe.Pointer allows, and filter is kept alive below
 	runtime.KeepAlive(filter)
 	if errno != 0 {
 		return fmt.Errorf("seccomp(SET_MODE_FILTER, TSYNC): %w", errno)
@@ -78,10 +78,10 @@ func seccompFilter(arch uint32, x32 bool) []unix.SockFilter {
 	}
 	if x32 {
 		// Jump over the n comparisons and the allow, to the deny.
-		f = append(f, unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K, K: x32Bit, Jt: uint8(n + 1)})
+		f = append(f, unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K, K: x32Bit, Jt: uint8(n + 1)}) // #nosec G115 -- n = len(deniedSyscalls), a fixed list of 24 < 255
 	}
 	for i, nr := range deniedSyscalls {
-		f = append(f, jeq(nr, uint8(n-i))) // over the comparisons left and the allow
+		f = append(f, jeq(nr, uint8(n-i))) // #nosec G115 -- 0 < n-i <= len(deniedSyscalls) = 24: jumps over the comparisons left and the allow
 	}
 	return append(f,
 		stmt(unix.BPF_RET|unix.BPF_K, unix.SECCOMP_RET_ALLOW),

@@ -190,7 +190,9 @@ func (d *Disk) Original(ctx context.Context, id string) ([]byte, error) {
 		if err := d.root.Remove(metaPath(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			d.log.Error("store: cannot remove meta of quarantined original", "id", short(id), "err", cause(err))
 		}
-		d.dropRenditionsLocked(id)
+		if err := d.dropRenditionsLocked(id); err != nil {
+			d.log.Error("store: cannot remove renditions of quarantined original", "id", short(id), "err", cause(err))
+		}
 	}
 	d.mu.Unlock()
 	d.log.Error("store: original failed verification", "id", short(id), "reason", reason, "quarantined", moved)

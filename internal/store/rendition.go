@@ -45,7 +45,7 @@ func encodeHeader(meta, payload []byte) ([]byte, [32]byte) {
 	h := make([]byte, 0, prefixLen+len(meta)+trailerLen)
 	h = append(h, renditionMagic...)
 	h = append(h, renditionVersion)
-	h = binary.BigEndian.AppendUint32(h, uint32(len(meta)))
+	h = binary.BigEndian.AppendUint32(h, uint32(len(meta))) // #nosec G115 -- len(meta) <= MaxRenditionMeta: PutRendition checks it
 	h = append(h, meta...)
 	h = append(h, sum[:]...)
 	h = binary.BigEndian.AppendUint64(h, uint64(len(payload)))
@@ -264,7 +264,8 @@ func verifyRendition(f *os.File, fi os.FileInfo) (r *Rendition, reason string, e
 	var digest [32]byte
 	copy(digest[:], buf[prefixLen+metaLen:])
 	payloadLen := binary.BigEndian.Uint64(buf[off-8 : off])
-	if payloadLen != uint64(size-int64(off)) {
+	rest := size - int64(off) // >= 0 by the check above; the payload must be exactly this
+	if rest < 0 || payloadLen != uint64(rest) {
 		return nil, "payload length mismatch", nil
 	}
 	h := sha256.New()
@@ -284,9 +285,9 @@ func verifyRendition(f *os.File, fi os.FileInfo) (r *Rendition, reason string, e
 		return nil, "digest mismatch", nil
 	}
 	return &Rendition{
-		ReadSeekCloser: &payloadReader{SectionReader: io.NewSectionReader(ra, int64(off), int64(payloadLen)), f: f},
+		ReadSeekCloser: &payloadReader{SectionReader: io.NewSectionReader(ra, int64(off), rest), f: f},
 		Meta:           meta,
-		Size:           int64(payloadLen),
+		Size:           rest,
 		ModTime:        fi.ModTime(),
 		Digest:         digest,
 	}, "", nil

@@ -284,7 +284,7 @@ func (s *scanner) ifd(off uint64, maxEntries int) (n int, next uint64, err error
 		return 0, 0, fmt.Errorf("%d entries exceed limit %d: %w", n, maxEntries, ErrMalformed)
 	}
 	// n <= 65535, so this cannot overflow.
-	need := 2 + uint64(n)*entryLen + 4
+	need := 2 + uint64(n)*entryLen + 4 // #nosec G115 -- 0 <= n <= 65535: a uint16 read from the file
 	if size-off < need {
 		return 0, 0, fmt.Errorf("%d entries at offset %d run past end of file: %w", n, off, ErrMalformed)
 	}
@@ -414,7 +414,7 @@ func (s *scanner) firstImage(info *Info, entries uint64, n int, lim Limits) erro
 	if err != nil {
 		return err
 	}
-	info.Compression = int(comp)
+	info.Compression = int(comp) // #nosec G115 -- comp is a SHORT or LONG value (< 2^32), reported as read; the switch below rejects unknown ones
 	switch comp {
 	case compNone, compLZW, compDeflate, compPackBits, compDeflateOld:
 	default:
@@ -426,7 +426,7 @@ func (s *scanner) firstImage(info *Info, entries uint64, n int, lim Limits) erro
 		if err != nil {
 			return err
 		}
-		info.Photometric = int(p)
+		info.Photometric = int(p) // #nosec G115 -- p is a SHORT or LONG value (< 2^32), reported as read
 	}
 
 	pc, err := s.scalar(planar, "PlanarConfiguration", 1)
@@ -490,7 +490,7 @@ func (s *scanner) firstImage(info *Info, entries uint64, n int, lim Limits) erro
 		}
 		return fmt.Errorf("%d x %d blocks x %d planes exceed limit %d: %w", across, down, planes, lim.MaxBlocks, ErrTooManyBlocks)
 	}
-	info.Blocks = int(blocks)
+	info.Blocks = int(blocks) // #nosec G115 -- blocks <= lim.MaxBlocks, an int: checked above
 
 	return s.checkBlocks(offsets, counts, blocks, info.Tiled)
 }
@@ -524,7 +524,7 @@ func (s *scanner) checkBlocks(offsets, counts field, n uint64, tiled bool) error
 // absent means 1 bit per sample.
 func (s *scanner) bitsPerPixel(f field, spp uint64) (int, error) {
 	if !f.present {
-		return int(spp), nil
+		return int(spp), nil // #nosec G115 -- spp <= math.MaxUint16: the caller checks it
 	}
 	if f.count != spp {
 		return 0, fmt.Errorf("BitsPerSample has %d values for %d samples: %w", f.count, spp, ErrMalformed)

@@ -140,10 +140,10 @@ func Scan(data []byte) (Info, error) {
 		return st.info, fmt.Errorf("webpscan: not a RIFF WEBP file: %w", ErrMalformed)
 	}
 	size := uint64(le32(data[4:8]))
-	if size < 4 || size > uint64(len(data)-chunkHeaderLen) {
+	if size < 4 || size > uint64(len(data)-chunkHeaderLen) { // #nosec G115 -- len(data) >= the RIFF header length: checked above
 		return st.info, fmt.Errorf("webpscan: RIFF size %d does not fit file of %d bytes: %w", size, len(data), ErrMalformed)
 	}
-	end := int(size) + chunkHeaderLen // <= len(data)
+	end := int(size) + chunkHeaderLen // #nosec G115 -- size <= len(data)-chunkHeaderLen: checked above, so end <= len(data)
 	st.info.Trailing = len(data) - end
 
 	pos := riffHeaderLen
@@ -155,12 +155,12 @@ func Scan(data []byte) (Info, error) {
 		csize := uint64(le32(data[pos+4 : pos+8]))
 		start := pos
 		pos += chunkHeaderLen
-		if csize > uint64(end-pos) {
+		if csize > uint64(end-pos) { // #nosec G115 -- pos <= end: the loop runs while a chunk header fits before end
 			return st.info, fmt.Errorf("webpscan: chunk at offset %d: size %d exceeds remaining RIFF payload %d: %w",
 				start, csize, end-pos, ErrMalformed)
 		}
-		payload := data[pos : pos+int(csize)]
-		pos += int(csize)
+		payload := data[pos : pos+int(csize)] // #nosec G115 -- csize <= end-pos: checked above
+		pos += int(csize)                     // #nosec G115 -- as above
 		if csize&1 == 1 {
 			if pos >= end {
 				return st.info, fmt.Errorf("webpscan: chunk at offset %d: missing padding byte: %w", start, ErrMalformed)
@@ -244,7 +244,7 @@ func (st *state) alph(p []byte) error {
 		// x/image/webp allocates canvas width*height bytes and reads them
 		// from the chunk; require them to be present.
 		need := uint64(st.canvasW) * uint64(st.canvasH) // <= 2^31-1
-		if uint64(len(p)-1) < need {
+		if uint64(len(p)-1) < need {                    // #nosec G115 -- len(p) >= 1: checked above
 			return fmt.Errorf("uncompressed ALPH has %d bytes, canvas needs %d: %w", len(p)-1, need, ErrMalformed)
 		}
 	case 1:
@@ -270,7 +270,7 @@ func (st *state) vp8(p []byte) error {
 	if tag&1 != 0 {
 		return fmt.Errorf("VP8 frame is not a key frame: %w", ErrMalformed)
 	}
-	if firstPartition := tag >> 5; uint64(firstPartition) > uint64(len(p)-vp8HeaderLen) {
+	if firstPartition := tag >> 5; uint64(firstPartition) > uint64(len(p)-vp8HeaderLen) { // #nosec G115 -- len(p) >= vp8HeaderLen: checked above
 		return fmt.Errorf("VP8 first partition of %d bytes exceeds chunk: %w", firstPartition, ErrMalformed)
 	}
 	if p[3] != 0x9d || p[4] != 0x01 || p[5] != 0x2a {
@@ -285,7 +285,7 @@ func (st *state) vp8(p []byte) error {
 		if st.alphaFlag && !st.seenALPH {
 			return fmt.Errorf("VP8X alpha flag set but no ALPH chunk before VP8: %w", ErrMalformed)
 		}
-		if uint32(w) != st.canvasW || uint32(h) != st.canvasH {
+		if uint32(w) != st.canvasW || uint32(h) != st.canvasH { // #nosec G115 -- 0 < w, h < 2^14: 14-bit fields
 			return fmt.Errorf("VP8 frame %dx%d does not match VP8X canvas %dx%d: %w", w, h, st.canvasW, st.canvasH, ErrMalformed)
 		}
 	}

@@ -253,7 +253,7 @@ func WriteRequest(w io.Writer, q *Request) error {
 	for _, v := range []int64{l.MaxBytes, l.MaxWidth, l.MaxHeight, l.MaxPixels, l.MaxFrames, l.MaxTotalPixels} {
 		e.i64(v)
 	}
-	e.u32(uint32(len(l.Formats)))
+	e.u32(uint32(len(l.Formats))) // #nosec G115 -- len <= MaxFormats: checked at the top
 	for _, f := range l.Formats {
 		if len(f) > maxShortString {
 			return fmt.Errorf("format name of %d bytes: %w", len(f), ErrMalformed)
@@ -383,7 +383,7 @@ type encoder struct{ b []byte }
 func (e *encoder) u8(v byte)    { e.b = append(e.b, v) }
 func (e *encoder) u32(v uint32) { e.b = binary.BigEndian.AppendUint32(e.b, v) }
 func (e *encoder) u64(v uint64) { e.b = binary.BigEndian.AppendUint64(e.b, v) }
-func (e *encoder) i64(v int64)  { e.u64(uint64(v)) }
+func (e *encoder) i64(v int64)  { e.u64(uint64(v)) } // #nosec G115 -- two's-complement bits on the wire; decoder.i64 reverses it exactly
 func (e *encoder) bool(v bool) {
 	if v {
 		e.u8(1)
@@ -392,13 +392,13 @@ func (e *encoder) bool(v bool) {
 	}
 }
 func (e *encoder) str(s string) {
-	e.u32(uint32(len(s)))
+	e.u32(uint32(len(s))) // #nosec G115 -- every caller passes a string cut to MaxMessageBytes or checked against maxShortString
 	e.b = append(e.b, s...)
 }
 
 // write writes the frame: its length and the fixed part.
 func (e *encoder) write(w io.Writer) error {
-	head := binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(e.b)), uint32(len(e.b)))
+	head := binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(e.b)), uint32(len(e.b))) // #nosec G115 -- frames without data are a few KiB (MaxSetupBytes, MaxHelloBytes, ResponseOverhead)
 	_, err := w.Write(append(head, e.b...))
 	return err
 }
@@ -413,7 +413,7 @@ func (e *encoder) writeWithData(w io.Writer, data []byte) error {
 	head := make([]byte, 0, 4+len(e.b)+4)
 	head = binary.BigEndian.AppendUint32(head, uint32(n))
 	head = append(head, e.b...)
-	head = binary.BigEndian.AppendUint32(head, uint32(len(data)))
+	head = binary.BigEndian.AppendUint32(head, uint32(len(data))) // #nosec G115 -- len(data) < n <= math.MaxUint32: checked above
 	if _, err := w.Write(head); err != nil {
 		return err
 	}
@@ -510,7 +510,7 @@ func (d *decoder) u64() uint64 {
 	return 0
 }
 
-func (d *decoder) i64() int64 { return int64(d.u64()) }
+func (d *decoder) i64() int64 { return int64(d.u64()) } // #nosec G115 -- reverses encoder.i64: two's-complement bits
 
 func (d *decoder) bool() bool {
 	switch d.u8() {
@@ -526,9 +526,9 @@ func (d *decoder) bool() bool {
 }
 
 // str reads a length-prefixed string of at most max bytes.
-func (d *decoder) str(max int) string {
+func (d *decoder) str(max uint32) string {
 	n := d.u32()
-	if d.err == nil && n > uint32(max) {
+	if d.err == nil && n > max {
 		d.err = fmt.Errorf("string of %d bytes over %d: %w", n, max, ErrMalformed)
 	}
 	return string(d.take(int(n)))
