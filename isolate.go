@@ -141,16 +141,16 @@ func runWorkerIfRequested(opts workerOptions) {
 	if os.Getenv(workerEnv) != "1" {
 		return
 	}
-	os.Exit(serveWorker(os.Stdin, os.Stdout, opts))
+	os.Exit(serveWorker(os.Stdin, os.Stdout, os.Stderr, opts))
 }
 
-// serveWorker is a worker's life: setup, confinement, hello, then jobs until stdin ends.
-// It returns the process's exit code.
-func serveWorker(in io.Reader, out io.Writer, opts workerOptions) int {
+// serveWorker is a worker's life: setup, confinement, hello, then jobs until in ends. It
+// returns the process's exit code, and says why it failed on errOut.
+func serveWorker(in io.Reader, out, errOut io.Writer, opts workerOptions) int {
 	r := bufio.NewReaderSize(in, 64<<10)
 	setup, err := workerproto.ReadSetup(r)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "fastimagecache worker: read setup: %v\n", err)
+		fmt.Fprintf(errOut, "fastimagecache worker: read setup: %v\n", err)
 		return 2
 	}
 	debug.SetMemoryLimit(setup.MemoryLimit)
@@ -175,7 +175,7 @@ func serveWorker(in io.Reader, out io.Writer, opts workerOptions) int {
 			return 0
 		}
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "fastimagecache worker: read request: %v\n", err)
+			fmt.Fprintf(errOut, "fastimagecache worker: read request: %v\n", err)
 			return 2
 		}
 		if err := workerproto.WriteAck(out, q.Seq); err != nil {

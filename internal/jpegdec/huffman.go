@@ -317,8 +317,21 @@ func (d *decoder) processDHT(n int) error {
 }
 
 // decodeHuffman returns the next Huffman-coded value from the bit-stream,
-// decoded according to h.
+// decoded according to h. Its common case is inlined.
 func (d *decoder) decodeHuffman(h *huffman) (uint8, error) {
+	if d.bits.n >= maxCodeLength {
+		if e := h.lut[d.bits.a>>(64-lutSize)]; e != 0 {
+			d.bits.a <<= e & 63
+			d.bits.n -= uint(e & 0xff)
+			return uint8(e >> 8), nil
+		}
+	}
+	return d.decodeHuffmanRefill(h)
+}
+
+// decodeHuffmanRefill is decodeHuffman when the bit buffer needs a refill,
+// or the code is not in the look-up table.
+func (d *decoder) decodeHuffmanRefill(h *huffman) (uint8, error) {
 	if d.bits.n < maxCodeLength {
 		d.refill()
 		if d.bits.n < maxCodeLength {
@@ -369,7 +382,18 @@ func (d *decoder) decodeHuffmanSlow(h *huffman) (uint8, error) {
 	return 0, FormatError("bad Huffman code")
 }
 
+// decodeBit returns the next bit. Its common case is inlined.
 func (d *decoder) decodeBit() (bool, error) {
+	if d.bits.n == 0 {
+		return d.decodeBitRefill()
+	}
+	ret := d.bits.a>>63 != 0
+	d.bits.a <<= 1
+	d.bits.n--
+	return ret, nil
+}
+
+func (d *decoder) decodeBitRefill() (bool, error) {
 	if err := d.needBits(1); err != nil {
 		return false, err
 	}

@@ -6,6 +6,21 @@ import (
 	"testing"
 )
 
+// sofOffset returns the offset of data's SOF0/1/2 marker, or -1.
+func sofOffset(data []byte) int {
+	for i := 2; i+4 <= len(data); {
+		if data[i] != 0xff {
+			return -1
+		}
+		m := data[i+1]
+		if m == 0xc0 || m == 0xc1 || m == 0xc2 {
+			return i
+		}
+		i += 2 + (int(data[i+2])<<8 | int(data[i+3]))
+	}
+	return -1
+}
+
 // dhtSegments returns the offsets of data's DHT markers.
 func dhtSegments(data []byte) []int {
 	var out []int
@@ -69,6 +84,14 @@ func TestDifferentialMutations(t *testing.T) {
 			mk := []byte{0xd0 + byte(rng.IntN(8)), 0xd9, 0xc4, 0x00, 0xff}[rng.IntN(5)]
 			m = append(append(bytes.Clone(d[:p]), 0xff, mk), d[p:]...)
 			checkMutation(t, stats, s.name, "marker", m)
+		}
+		// An empty image: width or height 0 in the SOF.
+		if sof := sofOffset(d); sof > 0 {
+			for _, f := range []int{5, 7} { // height, width
+				m := bytes.Clone(d)
+				m[sof+f], m[sof+f+1] = 0, 0
+				checkMutation(t, stats, s.name, "empty", m)
+			}
 		}
 		// Over-subscribe each Huffman table: move codes from the longest
 		// lengths to a short one, keeping the segment's length.

@@ -185,8 +185,8 @@ func (d *decoder) processSOS(n int) error {
 		var sc [maxComponents]seqComp
 		for i := 0; i < nComp; i++ {
 			ci := int(scan[i].compIndex)
-			dst, stride := d.plane(ci)
-			if dst == nil {
+			dst, stride, ok := d.plane(ci)
+			if !ok {
 				return UnsupportedError("too many components")
 			}
 			sc[i] = seqComp{
@@ -638,13 +638,26 @@ func (d *decoder) refine(cb []int32, lay *layout, nz *uint64, h *huffman, zigSta
 	loop:
 		for ; zig <= zigEnd; zig++ {
 			z := int32(0)
-			value, err := d.decodeHuffman(h)
-			if err != nil {
-				return err
+			// decodeHuffman, with its common case inlined by hand.
+			var value uint8
+			if d.bits.n < 32 {
+				d.refill()
+			}
+			if e := h.lut[d.bits.a>>(64-lutSize)]; e != 0 && d.bits.n >= 32 {
+				d.bits.a <<= e & 63
+				d.bits.n -= uint(e & 0xff)
+				value = uint8(e >> 8)
+			} else {
+				v, err := d.decodeHuffman(h)
+				if err != nil {
+					return err
+				}
+				value = v
 			}
 			val0 := value >> 4
 			val1 := value & 0x0f
 
+			var err error
 			switch val1 {
 			case 0:
 				if val0 != 0x0f {
@@ -660,12 +673,21 @@ func (d *decoder) refine(cb []int32, lay *layout, nz *uint64, h *huffman, zigSta
 				}
 			case 1:
 				z = delta
-				bit, err := d.decodeBit()
-				if err != nil {
-					return err
-				}
-				if !bit {
-					z = -z
+				if d.bits.n > 0 {
+					// decodeBit, inlined by hand.
+					if d.bits.a>>63 == 0 {
+						z = -z
+					}
+					d.bits.a <<= 1
+					d.bits.n--
+				} else {
+					bit, err := d.decodeBit()
+					if err != nil {
+						return err
+					}
+					if !bit {
+						z = -z
+					}
 				}
 			default:
 				return FormatError("unexpected Huffman code")
@@ -732,21 +754,19 @@ func (d *decoder) refineNonZeroes(cb []int32, lay *layout, nzSet uint64, zig, zi
 			}
 			a, n = d.bits.a, d.bits.n
 		}
-		bit := a >> 63
+		bit := int32(a >> 63)
 		a <<= 1
 		n--
-		if bit == 0 {
-			continue
-		}
 		s := lay.slot[k]
 		if s < 0 {
 			continue // a coefficient this scale does not need
 		}
-		if cb[s] >= 0 {
-			cb[s] += delta
-		} else {
-			cb[s] -= delta
-		}
+		// If bit, add delta to the magnitude of the (non-zero) coefficient:
+		// without branches, as the bits are unpredictable.
+		v := cb[s]
+		sign := v >> 31 // 0 or -1
+		dv := delta & -bit
+		cb[s] = v + (dv ^ sign) - sign
 	}
 	d.bits.a, d.bits.n = a, n
 	return end, nil
@@ -831,30 +851,31 @@ var layouts = func() (ls [4]layout) {
 }()
 
 // plane returns component compIndex's plane of the destination image and its
-// stride.
-func (d *decoder) plane(compIndex int) ([]byte, int) {
+// stride, or false for an invalid compIndex. (The plane of an empty image is
+// nil.)
+func (d *decoder) plane(compIndex int) ([]byte, int, bool) {
 	if d.nComp == 1 {
-		return d.img1.Pix, d.img1.Stride
+		return d.img1.Pix, d.img1.Stride, true
 	}
 	switch compIndex {
 	case 0:
-		return d.img3.Y, d.img3.YStride
+		return d.img3.Y, d.img3.YStride, true
 	case 1:
-		return d.img3.Cb, d.img3.CStride
+		return d.img3.Cb, d.img3.CStride, true
 	case 2:
-		return d.img3.Cr, d.img3.CStride
+		return d.img3.Cr, d.img3.CStride, true
 	case 3:
-		return d.blackPix, d.blackStride
+		return d.blackPix, d.blackStride, true
 	}
-	return nil, 0
+	return nil, 0, false
 }
 
 // reconstructBlock performs the inverse DCT (full or reduced, as d.shift
 // says) of b, whose coefficients are dequantized already, and stores the
 // block to the image. (image/jpeg's also dequantizes.)
 func (d *decoder) reconstructBlock(b *block, bx, by, compIndex int) error {
-	dst, stride := d.plane(compIndex)
-	if dst == nil {
+	dst, stride, ok := d.plane(compIndex)
+	if !ok {
 		return UnsupportedError("too many components")
 	}
 	bs := 8 >> d.shift
