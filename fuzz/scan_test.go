@@ -134,13 +134,11 @@ func FuzzJPEGScan(f *testing.F) {
 		if int64(info.Width)*int64(info.Height) > 1<<18 {
 			return
 		}
-		before := heapAllocs()
+		// No allocation check here: the fuzz engine allocates in this process while a decode
+		// runs, so a process-wide count is noise (a 24x16 seed once "allocated" 540 KB). The
+		// reservation the Cache makes comes from jpegdec.AllocBytes, which FuzzDecode in
+		// internal/jpegdec checks against the decoder's own allocations.
 		img, err := jpeg.Decode(bytes.NewReader(data))
-		allocated := heapAllocs() - before
-		if est := info.DecodedBytes(); allocated > uint64(est)+jpegDecoderSlack {
-			t.Fatalf("%dx%d, %d components, progressive %v: image/jpeg allocated %d bytes, DecodedBytes estimates %d",
-				info.Width, info.Height, len(info.Components), info.Progressive, allocated, est)
-		}
 		if err == nil && img.Bounds() != image.Rect(0, 0, info.Width, info.Height) {
 			t.Fatalf("Scan says %dx%d, image/jpeg decoded %v", info.Width, info.Height, img.Bounds())
 		}
