@@ -7,7 +7,6 @@ import (
 	"image/color"
 	"image/gif"
 	"image/jpeg"
-	"runtime/metrics"
 	"testing"
 
 	"golang.org/x/image/tiff"
@@ -90,20 +89,6 @@ func FuzzGIFScan(f *testing.F) {
 		}
 	})
 }
-
-// heapAllocs is the process's cumulative heap allocation, in bytes.
-func heapAllocs() uint64 {
-	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
-	metrics.Read(s)
-	return s[0].Value.Uint64()
-}
-
-// jpegDecoderSlack is what image/jpeg allocates beyond jpegscan's DecodedBytes whatever
-// the image's size: its decoder with the Huffman and quantisation tables and read buffer
-// (about 72 KB with Go 1.26, more than the "about 14 KB" DecodedBytes's doc says), page
-// rounding of its few large allocations, and the call's reader and errors. The Cache
-// reserves a fixed 1 MiB on top of every estimate for such overheads.
-const jpegDecoderSlack = 256 << 10
 
 // FuzzJPEGScan checks jpegscan.Scan at the Cache's scan limit: a failure wraps one
 // sentinel; a success reports a size image/jpeg's DecodeConfig agrees with, an EXIF
