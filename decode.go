@@ -126,7 +126,7 @@ func decodeImage(ctx context.Context, data []byte, h header, o decodeOpts) (deco
 	)
 	switch h.format {
 	case JPEG:
-		img, err = jpegdec.Decode(r, jpegdec.Options{Scale: max(o.jpegScale, 1), SkipAC: o.skipAC})
+		img, err = jpegdec.Decode(r, jpegOptions(o))
 	case PNG:
 		img, err = png.Decode(r)
 	case GIF:

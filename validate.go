@@ -33,10 +33,13 @@ type header struct {
 	height      int
 	frames      int
 	totalPixels int64 // sum of frame pixels
-	decodeBytes int64 // estimated bytes the decoder allocates
-	orientation int   // EXIF orientation (JPEG only), 1..8
-	alpha       bool  // the decoded image may have transparency
-	jpeg        *jpegdec.Header
+	// decodeBytes is what the decoder allocates, for every format but JPEG: read it
+	// through decodeBytesFor, never directly.
+	decodeBytes int64
+	orientation int  // EXIF orientation (JPEG only), 1..8
+	alpha       bool // the decoded image may have transparency
+	// jpeg (JPEG only) is the frame header decodeBytesFor sizes a JPEG decode from.
+	jpeg *jpegdec.Header
 }
 
 // decodeOpts say how much of an image a decode needs.
@@ -57,12 +60,20 @@ func (h header) decodedSize(o decodeOpts) (int, int) {
 	return (h.width + s - 1) / s, (h.height + s - 1) / s
 }
 
-// decodeBytesFor is the memory decodeImage allocates for h under o.
+// decodeBytesFor is the memory decodeImage allocates for h under o, which every budget
+// reservation is made from. A JPEG's depends on o (scale, SkipAC), so it is
+// jpegdec.AllocBytes, the estimate of the decoder decodeImage runs, and nothing else;
+// the other decoders' do not, so it is h.decodeBytes.
 func (h header) decodeBytesFor(o decodeOpts) int64 {
-	if h.jpeg != nil {
-		return jpegdec.AllocBytes(*h.jpeg, jpegdec.Options{Scale: max(o.jpegScale, 1), SkipAC: o.skipAC})
+	if h.format == JPEG {
+		return jpegdec.AllocBytes(*h.jpeg, jpegOptions(o))
 	}
 	return h.decodeBytes
+}
+
+// jpegOptions are the jpegdec options decodeImage decodes a JPEG with under o.
+func jpegOptions(o decodeOpts) jpegdec.Options {
+	return jpegdec.Options{Scale: max(o.jpegScale, 1), SkipAC: o.skipAC}
 }
 
 // sniff detects the format from magic bytes. Anything that is not one of the six raster
@@ -216,13 +227,7 @@ func inspectJPEG(data []byte, lim Limits) (header, error) {
 	for _, c := range info.Components {
 		jh.Components = append(jh.Components, jpegdec.Component{ID: c.ID, H: c.H, V: c.V})
 	}
-	return header{
-		width:       info.Width,
-		height:      info.Height,
-		decodeBytes: info.DecodedBytes(),
-		orientation: info.Orientation,
-		jpeg:        jh,
-	}, nil
+	return header{width: info.Width, height: info.Height, orientation: info.Orientation, jpeg: jh}, nil
 }
 
 func inspectPNG(data []byte, lim Limits) (header, error) {

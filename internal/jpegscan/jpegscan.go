@@ -1,6 +1,6 @@
 // Package jpegscan validates the marker structure of an untrusted JPEG and
-// reports what image/jpeg would allocate to decode it, without decoding
-// anything.
+// reports its frame header (size, components, progressive, Adobe transform),
+// without decoding anything.
 //
 // Scan walks the marker segments in a single linear pass over the input. It
 // allocates only the Components slice (at most four entries) and the error
@@ -15,16 +15,16 @@
 // bytes between segments, 0xFF fill bytes, stray RST markers, data after EOI),
 // with one exception: a width of 0, which image/jpeg decodes to an empty
 // image, is ErrMalformed. Where the Go decoder fails Scan fails too, usually
-// earlier. Before decoding,
-// a caller should check Width, Height and [Info.DecodedBytes] against its
-// limits: Scan itself bounds only the number of scans.
+// earlier. Before decoding, a caller should check Width and Height against
+// its limits and size the decode's memory from the frame header (the Cache
+// does so with jpegdec.AllocBytes, the estimate of the decoder it runs):
+// Scan itself bounds only the number of scans.
 package jpegscan
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
-	"math"
 
 	"github.com/fastimagecache/fastimagecache/internal/exif"
 )
@@ -63,7 +63,6 @@ type Info struct {
 	Scans          int         // SOS markers seen
 	AdobeTransform int         // -1 when there is no Adobe APP14 segment, else its transform byte
 	Orientation    int         // EXIF orientation via exif.Orientation, 1 when absent
-	MaxH, MaxV     int         // the largest H and V over Components
 }
 
 // Marker codes, from table B.1 of ITU-T T.81.
@@ -85,8 +84,7 @@ const (
 	app15Marker = 0xEF
 	comMarker   = 0xFE
 
-	blockSize     = 64 // an 8x8 block of 8-bit samples
-	coeffBlock    = 64 * 4
+	blockSize     = 64 // coefficients in an 8x8 block: Se is below it
 	maxComponents = 4
 	maxTq         = 3
 	maxTh         = 3
@@ -299,8 +297,6 @@ func parseSOF(seg []byte, info *Info, comps *[maxComponents]Component) (int, err
 			return 0, unsupported("sampling factors %dx%d for component %d of %d", c.H, c.V, i, n)
 		}
 		comps[i] = c
-		info.MaxH = max(info.MaxH, c.H)
-		info.MaxV = max(info.MaxV, c.V)
 	}
 	info.Components = append(make([]Component, 0, n), comps[:n]...)
 	return n, nil
@@ -437,93 +433,4 @@ func skipEntropyData(data []byte, p int) int {
 		}
 		p = q + 1
 	}
-}
-
-// DecodedBytes estimates the bytes Go's image/jpeg allocates to decode this
-// image: image planes padded to whole MCUs per component (block counts:
-// mxx*H_c by myy*V_c blocks of 64 bytes for each component, where
-// mxx=ceil(w/(8*MaxH)), myy=ceil(h/(8*MaxV))), plus for progressive images 64
-// int32 coefficients (256 bytes) per block per component, plus an extra w*h*4
-// RGBA when the decoder will convert (4 components CMYK/YCCK, or 3 components
-// with AdobeTransform==0 i.e. RGB). Overflow-safe: use int64 and saturate at
-// math.MaxInt64.
-//
-// As image/jpeg does, a single-component image is treated as 1x1 sampled
-// whatever its nominal factors. A 3-component image whose component IDs are
-// 'R', 'G', 'B' is also counted as converted to RGBA: image/jpeg does so
-// unless a JFIF APP0 is present, and over-counting is the safe side. The
-// estimate omits the decoder's fixed overhead (about 14 KB of tables and
-// buffers, independent of the input) and the runtime's rounding of each of
-// at most 7 large allocations up to whole 8 KiB pages.
-//
-// The result is 0 for an Info with no components or a non-positive size;
-// out-of-range sampling factors are clamped to at least 1, so the estimate
-// is meaningful (and never overflows) even for an Info not produced by Scan.
-func (i Info) DecodedBytes() int64 {
-	if i.Width <= 0 || i.Height <= 0 || len(i.Components) == 0 {
-		return 0
-	}
-	w, h := int64(i.Width), int64(i.Height)
-	gray := len(i.Components) == 1
-	maxH, maxV := int64(max(i.MaxH, 1)), int64(max(i.MaxV, 1))
-	for _, c := range i.Components {
-		maxH, maxV = max(maxH, int64(c.H)), max(maxV, int64(c.V))
-	}
-	if gray {
-		maxH, maxV = 1, 1
-	}
-	mxx := ceilDiv(w, mulSat(8, maxH))
-	myy := ceilDiv(h, mulSat(8, maxV))
-
-	var total int64
-	for _, c := range i.Components {
-		ch, cv := int64(max(c.H, 1)), int64(max(c.V, 1))
-		if gray {
-			ch, cv = 1, 1
-		}
-		blocks := mulSat(mulSat(mxx, ch), mulSat(myy, cv))
-		total = addSat(total, mulSat(blocks, blockSize))
-		if i.Progressive {
-			total = addSat(total, mulSat(blocks, coeffBlock))
-		}
-	}
-	if i.convertsToRGBA() {
-		total = addSat(total, mulSat(mulSat(w, h), 4))
-	}
-	return total
-}
-
-// convertsToRGBA reports whether image/jpeg will copy the planes into a
-// 4-byte-per-pixel image (RGBA or CMYK) at the end of decoding.
-func (i Info) convertsToRGBA() bool {
-	switch len(i.Components) {
-	case 4:
-		return true
-	case 3:
-		c := i.Components
-		return i.AdobeTransform == 0 || c[0].ID == 'R' && c[1].ID == 'G' && c[2].ID == 'B'
-	}
-	return false
-}
-
-// ceilDiv returns ceil(a/b) for a ≥ 1, b ≥ 1 without overflow.
-func ceilDiv(a, b int64) int64 { return (a-1)/b + 1 }
-
-// mulSat returns a*b for non-negative a and b, saturating at math.MaxInt64.
-func mulSat(a, b int64) int64 {
-	if a <= 0 || b <= 0 {
-		return 0
-	}
-	if a > math.MaxInt64/b {
-		return math.MaxInt64
-	}
-	return a * b
-}
-
-// addSat returns a+b for non-negative a and b, saturating at math.MaxInt64.
-func addSat(a, b int64) int64 {
-	if a > math.MaxInt64-b {
-		return math.MaxInt64
-	}
-	return a + b
 }
