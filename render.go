@@ -13,6 +13,9 @@ import (
 	"math"
 
 	"github.com/disintegration/imaging"
+
+	"github.com/fastimagecache/fastimagecache/internal/jpegdec"
+	"github.com/fastimagecache/fastimagecache/internal/resize"
 )
 
 // Fit says how an image is fitted into a Spec's box.
@@ -205,10 +208,9 @@ func render(ctx context.Context, data []byte, h header, s Spec) (rendered, error
 	return rendered{data: buf.Bytes(), format: s.Format, width: b.Dx(), height: b.Dy()}, nil
 }
 
-// renderOpts picks how to decode h for a rendition s: a JPEG is decoded at the smallest
-// scale (1/8, 1/4, 1/2) that still leaves at least twice the target size on both axes, so
-// the Lanczos filter that follows has real pixels to work from (shrink on load); at 1/8 a
-// progressive JPEG's AC scans are skipped, since only DC coefficients matter there.
+// renderOpts picks how to decode h for a rendition s: a JPEG is decoded at the scale
+// jpegdec.ScaleFor picks for the target size (shrink on load: the smallest that leaves
+// twice the target for the filter, bounded in memory for progressive files).
 func renderOpts(h header, s Spec) decodeOpts {
 	o := decodeOpts{allFrames: s.Format == GIF && h.frames > 1, jpegScale: 1}
 	if h.format != JPEG {
@@ -219,13 +221,8 @@ func renderOpts(h header, s Spec) decodeOpts {
 	if h.orientation >= 5 {
 		rw, rh = rh, rw // back to the stored axes
 	}
-	for _, scale := range []int{8, 4, 2} {
-		if (h.width+scale-1)/scale >= 2*rw && (h.height+scale-1)/scale >= 2*rh {
-			o.jpegScale = scale
-			break
-		}
-	}
-	o.skipAC = o.jpegScale == 8
+	jo := jpegdec.ScaleFor(*h.jpeg, rw, rh)
+	o.jpegScale, o.skipAC = jo.Scale, jo.SkipAC
 	return o
 }
 
@@ -239,15 +236,32 @@ func transform(src image.Image, h header, s Spec) image.Image {
 	if h.orientation >= 5 {
 		dw, dh = rh, rw
 	}
-	var img image.Image = src
-	if b := src.Bounds(); b.Dx() != dw || b.Dy() != dh {
-		img = imaging.Resize(src, dw, dh, imaging.Lanczos)
+	// Decoded YCbCr and gray images are scaled and oriented plane by plane, in fixed
+	// point, and stay YCbCr for the encoder; everything else goes through imaging.
+	img, ok := resize.Image(src, dw, dh, h.orientation)
+	if !ok {
+		if b := src.Bounds(); b.Dx() != dw || b.Dy() != dh {
+			img = imaging.Resize(src, dw, dh, imaging.Lanczos)
+		}
+		img = orient(img, h.orientation)
 	}
-	img = orient(img, h.orientation)
 	if ow != rw || oh != rh {
-		img = imaging.CropCenter(img, ow, oh)
+		img = cropCenter(img, ow, oh)
 	}
 	return img
+}
+
+// cropCenter returns the centred w×h part of img (as imaging.CropCenter places it), as a
+// view into img where its type allows, so a YCbCr result stays YCbCr for the encoder.
+func cropCenter(img image.Image, w, h int) image.Image {
+	b := img.Bounds()
+	r := image.Rect(0, 0, w, h).Add(b.Min.Add(image.Pt((b.Dx()-w)/2, (b.Dy()-h)/2)))
+	if s, ok := img.(interface {
+		SubImage(image.Rectangle) image.Image
+	}); ok {
+		return s.SubImage(r)
+	}
+	return imaging.Crop(img, r)
 }
 
 // orient applies an EXIF orientation (1..8).

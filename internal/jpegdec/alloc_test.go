@@ -119,3 +119,34 @@ func gorootSample(t testing.TB, name string) []byte {
 	t.Fatalf("no %s", name)
 	return nil
 }
+
+func TestScaleFor(t *testing.T) {
+	ycc := func(w, h int, progressive bool) Header {
+		return Header{Width: w, Height: h, Progressive: progressive, AdobeTransform: -1,
+			Components: []Component{{1, 2, 2}, {2, 1, 1}, {3, 1, 1}}}
+	}
+	for _, tc := range []struct {
+		name  string
+		h     Header
+		w, ht int
+		want  Options
+	}{
+		{"baseline 12MP to 320: 1/8 leaves less than twice", ycc(4000, 3000, false), 320, 240, Options{Scale: 4}},
+		{"baseline wide to 320: 1/8", ycc(5640, 3172, false), 320, 180, Options{Scale: 8, SkipAC: true}},
+		{"baseline small: 1/2", ycc(2000, 1000, false), 320, 160, Options{Scale: 2}},
+		{"baseline no room: full size", ycc(600, 400, false), 400, 267, Options{Scale: 1}},
+		// 281k blocks kept at 1/4 (108 bytes each, 30 MB) pass KeepLimit; 1/8 gives
+		// 500×375, which still covers 320×240.
+		{"progressive 12MP to 320: 1/8 DC only", ycc(4000, 3000, true), 320, 240, Options{Scale: 8, SkipAC: true}},
+		// 25.5k blocks at 1/2 keep 5.2 MB: under KeepLimit, the sharper scale stays.
+		{"progressive small: 1/2", ycc(1200, 900, true), 300, 225, Options{Scale: 2}},
+		// 1/8 (500×375) would not cover 1000×750: the store is the price of the target.
+		{"progressive large target: 1/2", ycc(4000, 3000, true), 1000, 750, Options{Scale: 2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, ScaleFor(tc.h, tc.w, tc.ht))
+		})
+	}
+	require.Greater(t, kept(ycc(4000, 3000, true), Options{Scale: 4}), int64(KeepLimit))
+	require.Less(t, kept(ycc(1200, 900, true), Options{Scale: 2}), int64(KeepLimit))
+}

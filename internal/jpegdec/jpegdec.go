@@ -285,3 +285,42 @@ func addSat(a, b int64) int64 {
 	}
 	return a + b
 }
+
+// KeepLimit is the most a progressive decode chosen by ScaleFor keeps between
+// scans when a cheaper scale would still cover the target.
+const KeepLimit = 8 << 20
+
+// ScaleFor returns the options for the cheapest decode of an image with header h
+// that serves a w×h target well (shrink on load): the smallest scale (1/8, 1/4,
+// 1/2) that leaves at least twice the target on both axes, so that the filter
+// that follows has real pixels to work from, or full size. A progressive image
+// keeps the coefficients of every block until its last scan (at 1/4, 27 times
+// its decoded planes); where that store would pass KeepLimit and 1/8 still
+// covers the target, it is decoded at 1/8 from the DC coefficients alone (4
+// bytes a block) and the filter works from one to two times the target. At 1/8,
+// SkipAC is set: only DC coefficients matter there.
+func ScaleFor(h Header, w, ht int) Options {
+	fits := func(scale, times int) bool {
+		return (h.Width+scale-1)/scale >= times*w && (h.Height+scale-1)/scale >= times*ht
+	}
+	o := Options{Scale: 1}
+	for _, scale := range []int{8, 4, 2} {
+		if fits(scale, 2) {
+			o.Scale = scale
+			break
+		}
+	}
+	if h.Progressive && o.Scale < 8 && fits(8, 1) && kept(h, o) > KeepLimit {
+		o.Scale = 8
+	}
+	o.SkipAC = o.Scale == 8
+	return o
+}
+
+// kept is what a progressive decode of h with o keeps between scans: its
+// allocation less that of the planes.
+func kept(h Header, o Options) int64 {
+	planes := h
+	planes.Progressive = false
+	return AllocBytes(h, o) - AllocBytes(planes, o)
+}
