@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/metrics"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,14 +30,16 @@ import (
 // bench compares thumbnailing real photos with our cold and warm Get, a naive Go pipeline
 // and vipsthumbnail, interleaved over rounds in one process, and prints one table.
 func bench(ctx context.Context, args []string, stdout io.Writer) error {
-	fl := newFlagSet("bench", "[-rounds N] [-size N] [-q N] DIR",
+	fl := newFlagSet("bench", "[-rounds N] [-size N] [-q N] [-cpuprofile FILE] DIR",
 		"Thumbnail every JPEG in DIR (fetch a set with scripts/fetch-photos.sh) with: the naive pipeline\n"+
 			"(imaging.Decode with auto-orientation + imaging.Fit Lanczos + jpeg.Encode), our cold Get (one and two\n"+
 			"in flight), vipsthumbnail when it is on PATH, Put, and warm Get; print images/s, ratios, latency,\n"+
-			"peak memory and mean PSNR against a Lanczos reference from the full-resolution, oriented image.", stdout)
+			"peak memory and mean PSNR against a Lanczos reference from the full-resolution, oriented image; and,\n"+
+			"from an extra untimed pass, the bytes each cold Get allocates against input + 1.5× scaled image + 8 MiB.", stdout)
 	rounds := fl.Int("rounds", 3, "rounds, interleaved")
 	size := fl.Int("size", 320, "thumbnail box (size×size, contain)")
 	quality := fl.Int("q", 82, "JPEG quality")
+	cpuProfile := fl.String("cpuprofile", "", "write a CPU profile of the cold Gets (1 in flight) to this file")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -55,6 +58,11 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	for _, p := range photos {
 		mp += float64(p.w*p.h) / 1e6
 	}
+	bounds, err := memBounds(photos, *size)
+	if err != nil {
+		return err
+	}
+	allocs := make([]uint64, len(photos)) // per photo, the most one cold Get allocated in any round
 	fmt.Fprintf(stdout, "%d photos, %.1f MP mean, %d rounds, GOMAXPROCS %d, %s\n",
 		len(photos), mp/float64(len(photos)), *rounds, runtime.GOMAXPROCS(0), cpuName())
 
@@ -63,6 +71,13 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	var peakNaive, peakCold uint64
 	var psnrNaive, psnrOurs []float64
 	vipsPath, _ := exec.LookPath("vipsthumbnail")
+	var prof *os.File
+	if *cpuProfile != "" {
+		if prof, err = os.Create(*cpuProfile); err != nil {
+			return err
+		}
+		defer prof.Close()
+	}
 	for round := range *rounds {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -102,6 +117,11 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		puts = append(puts, d)
 		outsOurs := make([][]byte, len(photos))
+		if prof != nil && round == 0 {
+			if err := pprof.StartCPUProfile(prof); err != nil {
+				return err
+			}
+		}
 		d, peak = measure(func() {
 			for i := range photos {
 				b, gerr := getAll(ctx, c, ids[i], spec)
@@ -114,6 +134,9 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 		})
 		if err != nil {
 			return err
+		}
+		if prof != nil && round == 0 {
+			pprof.StopCPUProfile()
 		}
 		cold = append(cold, d)
 		peakCold = max(peakCold, peak)
@@ -128,6 +151,11 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		_ = c.Close()
 		_ = os.RemoveAll(dir)
+
+		// Bytes allocated per cold Get, one in flight, on a fresh store; not timed.
+		if err := coldAllocs(ctx, photos, spec, allocs); err != nil {
+			return err
+		}
 
 		// Ours, two in flight, on a fresh store.
 		d, err = coldParallel(ctx, photos, spec, 2)
@@ -179,6 +207,7 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "warm Get (hit): p50 %v, p99 %v over %d gets\n",
 		warm[len(warm)/2].Round(time.Microsecond/10), warm[len(warm)*99/100].Round(time.Microsecond/10), len(warm))
 	fmt.Fprintf(stdout, "two in flight vs one: %.2f×; process peak RSS %s MiB\n", rate(cold2)/coldRate, peakRSS())
+	reportAllocs(stdout, photos, bounds, allocs)
 	return nil
 }
 
