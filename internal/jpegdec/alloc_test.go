@@ -140,8 +140,12 @@ func TestScaleFor(t *testing.T) {
 		{"progressive 12MP to 320: 1/8 DC only", ycc(4000, 3000, true), 320, 240, Options{Scale: 8, SkipAC: true}},
 		// 25.5k blocks at 1/2 keep 5.2 MB: under KeepLimit, the sharper scale stays.
 		{"progressive small: 1/2", ycc(1200, 900, true), 300, 225, Options{Scale: 2}},
-		// 1/8 (500×375) would not cover 1000×750: the store is the price of the target.
-		{"progressive large target: 1/2", ycc(4000, 3000, true), 1000, 750, Options{Scale: 2}},
+		// 54k blocks at 1/2 keep 11 MB; 1/4 (480×300) covers 320×200 and keeps 5.8 MB.
+		{"progressive 2MP to 320: one step down", ycc(1920, 1200, true), 320, 200, Options{Scale: 4}},
+		// 1/4 (1000×750) would not cover 1001×750: the store is the price of the target.
+		{"progressive large target: 1/2", ycc(4000, 3000, true), 1001, 750, Options{Scale: 2}},
+		// 1/4 (1000×750) just covers 1000×750; 1/8 would not.
+		{"progressive large target: 1/4", ycc(4000, 3000, true), 1000, 750, Options{Scale: 4}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			assert.Equal(t, tc.want, ScaleFor(tc.h, tc.w, tc.ht))

@@ -295,10 +295,10 @@ const KeepLimit = 8 << 20
 // 1/2) that leaves at least twice the target on both axes, so that the filter
 // that follows has real pixels to work from, or full size. A progressive image
 // keeps the coefficients of every block until its last scan (at 1/4, 27 times
-// its decoded planes); where that store would pass KeepLimit and 1/8 still
-// covers the target, it is decoded at 1/8 from the DC coefficients alone (4
-// bytes a block) and the filter works from one to two times the target. At 1/8,
-// SkipAC is set: only DC coefficients matter there.
+// its decoded planes); while that store would pass KeepLimit and half the scale
+// still covers the target, the scale is halved, down to 1/8 from the DC
+// coefficients alone (4 bytes a block), and the filter works from one to two
+// times the target. At 1/8, SkipAC is set: only DC coefficients matter there.
 func ScaleFor(h Header, w, ht int) Options {
 	fits := func(scale, times int) bool {
 		return (h.Width+scale-1)/scale >= times*w && (h.Height+scale-1)/scale >= times*ht
@@ -310,8 +310,8 @@ func ScaleFor(h Header, w, ht int) Options {
 			break
 		}
 	}
-	if h.Progressive && o.Scale < 8 && fits(8, 1) && kept(h, o) > KeepLimit {
-		o.Scale = 8
+	for h.Progressive && o.Scale < 8 && fits(2*o.Scale, 1) && kept(h, o) > KeepLimit {
+		o.Scale *= 2
 	}
 	o.SkipAC = o.Scale == 8
 	return o

@@ -2,13 +2,16 @@
 // point, straight on a decoder's Y, Cb and Cr (or gray) planes: no conversion to RGBA and
 // no full-size copy. It produces the same pixels as imaging.Resize with imaging.Lanczos to
 // within rounding (one or two levels), in a fraction of the time and memory.
+//
+// An image is resized on the calling goroutine: a server's parallelism comes from its
+// requests, and splitting one image's rows across cores only lowers throughput once
+// several are in flight (measured: with per-image row parallelism, two renders in flight
+// ran 1.74× as fast as one, since one alone already kept 1.15 cores busy).
 package resize
 
 import (
 	"image"
 	"math"
-	"runtime"
-	"sync"
 )
 
 // Fixed-point weights: 14 fractional bits. A weight is at most 1 in magnitude, so it fits
@@ -106,9 +109,8 @@ func newPlane(pix []byte, stride, w, h, offsetPix int) plane {
 	return plane{pix: pix, stride: stride, w: w, h: h, offsetPix: offsetPix, extX: float64(w), extY: float64(h)}
 }
 
-// scalePlane resizes src to a new dw×dh plane: horizontally into a dw×src.h intermediate,
-// then vertically. Both passes split their rows across up to GOMAXPROCS goroutines when
-// the work is large enough to pay for them.
+// scalePlane resizes src to a new dw×dh plane, one output row at a time: vertically into
+// a row of src.w samples, then horizontally.
 func scalePlane(src plane, dw, dh int) plane {
 	// Shrinking by more than 4×: average k×k boxes first, down to between two and four
 	// times the target (the filter still sees real detail; libvips does the same), which
@@ -118,19 +120,14 @@ func scalePlane(src plane, dw, dh int) plane {
 	}
 	dst := newPlane(make([]byte, dw*dh), dw, dw, dh, 0)
 	tx, ty := makeTaps(dw, src.w, src.extX, src.offX), makeTaps(dh, src.h, src.extY, src.offY)
-	tmp := make([]byte, dw*src.h)
-	parallel(src.h, dw*tx.n, func(y0, y1 int) {
-		for y := y0; y < y1; y++ {
-			in := src.pix[src.offsetPix+y*src.stride : src.offsetPix+y*src.stride+src.w]
-			horizontal(tmp[y*dw:(y+1)*dw], in, tx)
-		}
-	})
-	parallel(dh, dw*ty.n, func(y0, y1 int) {
-		acc := make([]int32, dw)
-		for y := y0; y < y1; y++ {
-			vertical(dst.pix[y*dw:(y+1)*dw], tmp, dw, acc, ty, y)
-		}
-	})
+	// Vertical first: it accumulates whole rows, which is the cheap loop, and it leaves
+	// the horizontal pass only dh rows to filter.
+	tmp := make([]byte, src.w)
+	acc := make([]int32, src.w)
+	for y := range dh {
+		vertical(tmp, src, acc, ty, y)
+		horizontal(dst.pix[y*dw:(y+1)*dw], tmp, tx)
+	}
 	return dst
 }
 
@@ -142,24 +139,22 @@ func boxShrink(src plane, kx, ky int) plane {
 	out := plane{pix: make([]byte, ow*oh), stride: ow, w: ow, h: oh,
 		extX: src.extX / float64(kx), extY: src.extY / float64(ky),
 		offX: src.offX / float64(kx), offY: src.offY / float64(ky)}
-	parallel(oh, src.w*ky, func(y0, y1 int) {
-		acc := make([]uint32, ow)
-		for oy := y0; oy < y1; oy++ {
-			clear(acc)
-			rows := min(ky, src.h-oy*ky)
-			for y := oy * ky; y < oy*ky+rows; y++ {
-				in := src.pix[src.offsetPix+y*src.stride : src.offsetPix+y*src.stride+src.w]
-				for x, c := range in {
-					acc[x/kx] += uint32(c)
-				}
-			}
-			row := out.pix[oy*ow : (oy+1)*ow]
-			for ox, a := range acc {
-				n := uint32(rows * min(kx, src.w-ox*kx))
-				row[ox] = byte((a + n/2) / n)
+	acc := make([]uint32, ow)
+	for oy := range oh {
+		clear(acc)
+		rows := min(ky, src.h-oy*ky)
+		for y := oy * ky; y < oy*ky+rows; y++ {
+			in := src.pix[src.offsetPix+y*src.stride : src.offsetPix+y*src.stride+src.w]
+			for x, c := range in {
+				acc[x/kx] += uint32(c)
 			}
 		}
-	})
+		row := out.pix[oy*ow : (oy+1)*ow]
+		for ox, a := range acc {
+			n := uint32(rows * min(kx, src.w-ox*kx))
+			row[ox] = byte((a + n/2) / n)
+		}
+	}
 	return out
 }
 
@@ -183,21 +178,32 @@ func horizontal(out, in []byte, t taps) {
 	}
 }
 
-// vertical computes output row y from the rows of tmp (each dw wide), accumulating one
-// source row at a time so that memory is read sequentially.
-func vertical(out, tmp []byte, dw int, acc []int32, t taps, y int) {
+// vertical computes row y of the vertically scaled src, accumulating one source row at a
+// time so that memory is read sequentially.
+func vertical(out []byte, src plane, acc []int32, t taps, y int) {
 	n := t.n
 	s := int(t.start[y])
 	w := t.w[y*n : y*n+n]
+	row := func(i int) []byte {
+		o := src.offsetPix + (s+i)*src.stride
+		return src.pix[o : o+src.w]
+	}
 	clear(acc)
-	for i, wi := range w {
-		if wi == 0 {
-			continue
+	i := 0
+	for ; i+4 <= len(w); i += 4 { // four rows a pass: a quarter of the loads and stores of acc
+		k0, k1, k2, k3 := int32(w[i]), int32(w[i+1]), int32(w[i+2]), int32(w[i+3])
+		r0, r1, r2, r3 := row(i), row(i+1), row(i+2), row(i+3)
+		r1, r2, r3 = r1[:len(r0)], r2[:len(r0)], r3[:len(r0)]
+		acc := acc[:len(r0)]
+		for x, c := range r0 {
+			acc[x] += k0*int32(c) + k1*int32(r1[x]) + k2*int32(r2[x]) + k3*int32(r3[x])
 		}
-		k := int32(wi)
-		row := tmp[(s+i)*dw : (s+i+1)*dw]
-		acc := acc[:len(row)]
-		for x, c := range row {
+	}
+	for ; i < len(w); i++ {
+		k := int32(w[i])
+		r := row(i)
+		acc := acc[:len(r)]
+		for x, c := range r {
 			acc[x] += k * int32(c)
 		}
 	}
@@ -216,22 +222,6 @@ func clamp(acc int32) byte {
 		return 255
 	}
 	return byte(v)
-}
-
-// parallel runs fn over [0, rows) in contiguous bands, one per goroutine, using up to
-// GOMAXPROCS goroutines; below about 64 KiB multiply-adds of work it runs inline.
-func parallel(rows, costPerRow int, fn func(y0, y1 int)) {
-	workers := min(runtime.GOMAXPROCS(0), rows, max(rows*costPerRow/(64<<10), 1))
-	if workers <= 1 {
-		fn(0, rows)
-		return
-	}
-	var wg sync.WaitGroup
-	for i := range workers {
-		y0, y1 := rows*i/workers, rows*(i+1)/workers
-		wg.Go(func() { fn(y0, y1) })
-	}
-	wg.Wait()
 }
 
 // chroma returns the subsampling factors of an image.YCbCr's chroma planes and their

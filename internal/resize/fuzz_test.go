@@ -1,0 +1,67 @@
+package resize
+
+import (
+	"image"
+	"testing"
+)
+
+// FuzzImage feeds the resizer planes of any size, layout, subsampling and orientation, to
+// any target size: it must never panic or read outside the planes, the result has the
+// asked size (axes swapped for orientations 5–8), and the same size at orientation 1 is
+// the identity.
+func FuzzImage(f *testing.F) {
+	f.Add(uint16(640), uint16(480), uint16(320), uint16(240), uint8(2), uint8(1), uint8(0), uint8(0), []byte{1, 2, 3})
+	f.Add(uint16(1), uint16(1), uint16(7), uint16(3), uint8(0), uint8(6), uint8(1), uint8(1), []byte{9})
+	f.Add(uint16(33), uint16(17), uint16(33), uint16(17), uint8(5), uint8(1), uint8(3), uint8(2), []byte{})
+	f.Add(uint16(2000), uint16(3), uint16(5), uint16(3), uint8(1), uint8(8), uint8(0), uint8(0), []byte{255, 0})
+	f.Fuzz(func(t *testing.T, sw, sh, dw, dh uint16, kind, o, x0, y0 uint8, seed []byte) {
+		w, h := int(sw)%1200+1, int(sh)%1200+1
+		tw, th := int(dw)%700+1, int(dh)%700+1
+		r := image.Rect(int(x0)%5, int(y0)%5, int(x0)%5+w, int(y0)%5+h)
+		fill := func(p []byte) {
+			for i := range p {
+				if len(seed) > 0 {
+					p[i] = seed[i%len(seed)] ^ byte(i*31)
+				}
+			}
+		}
+		var src image.Image
+		ratios := []image.YCbCrSubsampleRatio{
+			image.YCbCrSubsampleRatio444, image.YCbCrSubsampleRatio422, image.YCbCrSubsampleRatio420,
+			image.YCbCrSubsampleRatio440, image.YCbCrSubsampleRatio411, image.YCbCrSubsampleRatio410,
+		}
+		if k := int(kind) % 7; k == 6 {
+			g := image.NewGray(image.Rect(0, 0, r.Max.X, r.Max.Y))
+			fill(g.Pix)
+			src = g.SubImage(r)
+		} else {
+			m := image.NewYCbCr(image.Rect(0, 0, r.Max.X, r.Max.Y), ratios[k])
+			fill(m.Y)
+			fill(m.Cb)
+			fill(m.Cr)
+			src = m.SubImage(r)
+		}
+		orientation := int(o) % 10 // 0 and 9 are not orientations: treated as 1
+		got, ok := Image(src, tw, th, orientation)
+		if !ok {
+			t.Fatal("plane image refused")
+		}
+		want := image.Pt(tw, th)
+		if orientation >= 5 && orientation <= 8 {
+			want = image.Pt(th, tw)
+		}
+		if got.Bounds() != (image.Rectangle{Max: want}) {
+			t.Fatalf("bounds %v, want size %v", got.Bounds(), want)
+		}
+		if g, ok := src.(*image.Gray); ok && tw == w && th == h && (orientation < 2 || orientation > 8) {
+			out := got.(*image.Gray)
+			for y := range h {
+				for x := range w {
+					if out.GrayAt(x, y) != g.GrayAt(r.Min.X+x, r.Min.Y+y) {
+						t.Fatalf("same size changed sample (%d, %d)", x, y)
+					}
+				}
+			}
+		}
+	})
+}
