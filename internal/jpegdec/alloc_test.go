@@ -42,18 +42,23 @@ func TestAllocBytes(t *testing.T) {
 }
 
 // TestAllocBytesProgressiveDC checks the memory a progressive decode keeps
-// between scans: 264 bytes per block at Scale 1, 12 at Scale 8 (DC and the
-// set of the non-zero coefficients), 4 with SkipAC (DC alone).
+// between scans: 264 bytes per block at Scale 1, 106 at 1/2, 58 at 1/4, 10 at
+// 1/8 (the int16 coefficients kept and the set of the non-zero ones), 2 with
+// SkipAC (DC alone).
 func TestAllocBytesProgressiveDC(t *testing.T) {
 	e := ycbcrEncoder(naturalImage(512, 384, 5), 2, 2, 1, 1, 85)
 	e.progressive = true
 	data := e.encode()
 	full := allocated(func() { _, _ = decodeBytes(data, Options{Scale: 8}) })
+	half := allocated(func() { _, _ = decodeBytes(data, Options{Scale: 2}) })
+	quarter := allocated(func() { _, _ = decodeBytes(data, Options{Scale: 4}) })
 	dc := allocated(func() { _, _ = decodeBytes(data, Options{Scale: 8, SkipAC: true}) })
 	std := allocated(func() { _, _ = decodeBytes(data, Options{}) })
 	// 4:2:0 512×384: 3072 Y + 2×768 chroma blocks = 4608 blocks.
-	assert.InDelta(t, 4608*12, full, allocSlack+4608, "Scale 8")
-	assert.InDelta(t, 4608*4, dc, allocSlack, "Scale 8, SkipAC")
+	assert.InDelta(t, 4608*(10+1), full, allocSlack+4608, "Scale 8")
+	assert.InDelta(t, 4608*(106+16), half, allocSlack, "Scale 2")
+	assert.InDelta(t, 4608*(58+4), quarter, allocSlack, "Scale 4")
+	assert.InDelta(t, 4608*(2+1), dc, allocSlack, "Scale 8, SkipAC")
 	assert.InDelta(t, 4608*(264+64), std, allocSlack, "Scale 1")
 	t.Logf("progressive 512×384 4:2:0: Scale 1 %d bytes, Scale 8 %d, Scale 8 with SkipAC %d", std, full, dc)
 }
@@ -135,13 +140,13 @@ func TestScaleFor(t *testing.T) {
 		{"baseline wide to 320: 1/8", ycc(5640, 3172, false), 320, 180, Options{Scale: 8, SkipAC: true}},
 		{"baseline small: 1/2", ycc(2000, 1000, false), 320, 160, Options{Scale: 2}},
 		{"baseline no room: full size", ycc(600, 400, false), 400, 267, Options{Scale: 1}},
-		// 281k blocks kept at 1/4 (108 bytes each, 30 MB) pass KeepLimit; 1/8 gives
+		// 281k blocks kept at 1/4 (58 bytes each, 16 MB) pass KeepLimit; 1/8 gives
 		// 500×375, which still covers 320×240.
 		{"progressive 12MP to 320: 1/8 DC only", ycc(4000, 3000, true), 320, 240, Options{Scale: 8, SkipAC: true}},
-		// 25.5k blocks at 1/2 keep 5.2 MB: under KeepLimit, the sharper scale stays.
+		// 25.5k blocks at 1/2 keep 2.7 MB: under KeepLimit, the sharper scale stays.
 		{"progressive small: 1/2", ycc(1200, 900, true), 300, 225, Options{Scale: 2}},
-		// 54k blocks at 1/2 keep 11 MB; 1/4 (480×300) covers 320×200 and keeps 5.8 MB.
-		{"progressive 2MP to 320: one step down", ycc(1920, 1200, true), 320, 200, Options{Scale: 4}},
+		// 90k blocks at 1/2 keep 9.5 MB; 1/4 (600×400) covers 500×333 and keeps 5.2 MB.
+		{"progressive 4MP to 500: one step down", ycc(2400, 1600, true), 500, 333, Options{Scale: 4}},
 		// 1/4 (1000×750) would not cover 1001×750: the store is the price of the target.
 		{"progressive large target: 1/2", ycc(4000, 3000, true), 1001, 750, Options{Scale: 2}},
 		// 1/4 (1000×750) just covers 1000×750; 1/8 would not.

@@ -175,22 +175,26 @@ func DecodeHeader(r io.Reader) (Header, error) {
 }
 
 // progBlockBytes returns what a progressive decode keeps per block between
-// scans: the coefficients the inverse DCT needs (int32s: 64, 49, 25 or 1 at
-// scales 1, 1/2, 1/4, 1/8) and the set of the non-zero ones (a uint64), or
-// with SkipAC at 1/8 the DC coefficient alone.
+// scans: the coefficients the inverse DCT needs (64 int32s at scale 1; 49, 25
+// or 1 int16s at 1/2, 1/4, 1/8: see coef) and the set of the non-zero ones (a
+// uint64), or with SkipAC at 1/8 the DC coefficient alone.
 func progBlockBytes(shift uint, skipAC bool) int64 {
-	if shift == 3 && skipAC {
-		return 4
+	size := int64(4)
+	if shift > 0 {
+		size = 2
 	}
-	return int64(4*layouts[shift].n + 8)
+	if shift == 3 && skipAC {
+		return size
+	}
+	return size*int64(layouts[shift].n) + 8
 }
 
 // AllocBytes estimates the bytes Decode allocates for an image with header h
 // decoded with opt: the image planes at the scaled size, padded to whole
 // MCUs (bs×bs bytes per 8×8 block of every component, bs = 8/Scale); for a
-// progressive image what is kept between scans (264, 204, 108 or 12 bytes
+// progressive image what is kept between scans (264, 106, 58 or 10 bytes
 // per block at scale 1, 1/2, 1/4, 1/8: the coefficients the reduced inverse
-// DCT needs and the set of the non-zero ones; 4 with Scale 8 and SkipAC,
+// DCT needs and the set of the non-zero ones; 2 with Scale 8 and SkipAC,
 // which keeps only DC); and, when the
 // decoder converts the planes to an *image.RGBA or *image.CMYK (four
 // components, or three with AdobeTransform 0 or component IDs 'R', 'G',
@@ -294,10 +298,10 @@ const KeepLimit = 8 << 20
 // that serves a w×h target well (shrink on load): the smallest scale (1/8, 1/4,
 // 1/2) that leaves at least twice the target on both axes, so that the filter
 // that follows has real pixels to work from, or full size. A progressive image
-// keeps the coefficients of every block until its last scan (at 1/4, 27 times
-// its decoded planes); while that store would pass KeepLimit and half the scale
+// keeps the coefficients of every block until its last scan (at 1/4, 14.5
+// times its decoded planes); while that store would pass KeepLimit and half the scale
 // still covers the target, the scale is halved, down to 1/8 from the DC
-// coefficients alone (4 bytes a block), and the filter works from one to two
+// coefficients alone (2 bytes a block), and the filter works from one to two
 // times the target. At 1/8, SkipAC is set: only DC coefficients matter there.
 func ScaleFor(h Header, w, ht int) Options {
 	fits := func(scale, times int) bool {

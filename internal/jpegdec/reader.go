@@ -135,8 +135,11 @@ type decoder struct {
 	// progCoeffs is the saved state between progressive-mode scans: the
 	// coefficients of each block, quantized. image/jpeg keeps all 64, in
 	// natural order ([]block); this decoder keeps those the inverse DCT of
-	// its scale needs, progLayout.n int32s per block (see layouts).
+	// its scale needs, progLayout.n int32s per block (see layouts), at
+	// full size.
 	progCoeffs [maxComponents][]int32
+	// prog16 replaces progCoeffs at the reduced scales (see coef).
+	prog16     [maxComponents][]int16
 	progLayout *layout
 	// progNZ is, for each block of progCoeffs, the set of the zig-zag
 	// positions of its non-zero AC coefficients (bit k for position k), kept

@@ -165,9 +165,13 @@ func (d *decoder) processSOS(n int) error {
 		for i := 0; i < nComp; i++ {
 			compIndex := scan[i].compIndex
 			n := mxx * myy * d.comp[compIndex].h * d.comp[compIndex].v
-			if d.progCoeffs[compIndex] == nil {
+			if d.progCoeffs[compIndex] == nil && d.prog16[compIndex] == nil {
 				d.progLayout = &layouts[d.shift]
-				d.progCoeffs[compIndex] = make([]int32, n*d.progLayout.n)
+				if d.shift == 0 {
+					d.progCoeffs[compIndex] = make([]int32, n*d.progLayout.n)
+				} else {
+					d.prog16[compIndex] = make([]int16, n*d.progLayout.n)
+				}
 				if !d.skipAC {
 					d.progNZ[compIndex] = make([]uint64, n)
 				}
@@ -259,46 +263,19 @@ func (d *decoder) processSOS(n int) error {
 					// (when decoding fails, the coefficients are not used).
 					lay := d.progLayout
 					k := by*mxx*hi + bx
-					cb := d.progCoeffs[compIndex][k*lay.n : k*lay.n+lay.n]
 					var pnz *uint64
 					if !d.skipAC {
 						pnz = &d.progNZ[compIndex][k]
 					}
-
-					if ah != 0 {
-						if err := d.refine(cb, lay, pnz, &d.huff[acTable][scan[i].ta], zigStart, zigEnd, 1<<al); err != nil {
-							return err
-						}
+					dcT, acT := &d.huff[dcTable][scan[i].td], &d.huff[acTable][scan[i].ta]
+					var err error
+					if c := d.prog16[compIndex]; c != nil {
+						err = progBlock(d, c[k*lay.n:k*lay.n+lay.n], pnz, &b, &dc[compIndex], dcT, acT, zigStart, zigEnd, ah, al)
 					} else {
-						zig := zigStart
-						if zig == 0 {
-							zig++
-							// Decode the DC coefficient, as specified in section F.2.2.1.
-							dcDelta, err := d.decodeDC(&d.huff[dcTable][scan[i].td])
-							if err != nil {
-								return err
-							}
-							dc[compIndex] += dcDelta
-							cb[0] = dc[compIndex] << al
-						}
-
-						if zig <= zigEnd && d.eobRun > 0 {
-							d.eobRun--
-						} else if zig <= zigEnd {
-							// Decode the AC coefficients, as specified in section F.2.2.2,
-							// into b, and keep those the layout has.
-							nz, err := d.decodeAC(&b, &ones, &d.huff[acTable][scan[i].ta], zig, zigEnd, al)
-							if err != nil {
-								return err
-							}
-							*pnz |= nz
-							for m := nz; m != 0; m &= m - 1 {
-								z := mbits.TrailingZeros64(m)
-								if s := lay.slot[z]; s >= 0 {
-									cb[s] = b[unzig[z]]
-								}
-							}
-						}
+						err = progBlock(d, d.progCoeffs[compIndex][k*lay.n:k*lay.n+lay.n], pnz, &b, &dc[compIndex], dcT, acT, zigStart, zigEnd, ah, al)
+					}
+					if err != nil {
+						return err
 					}
 
 					// At this point, we could call reconstructBlock to dequantize and perform the
@@ -616,7 +593,7 @@ func (d *decoder) decodeACTail(b *block, qz *block, huff *huffman, zig, zigEnd i
 //
 // nz is the set of zig-zag positions of b's non-zero AC coefficients, as
 // bits: refine keeps it up to date, and uses it to find them.
-func (d *decoder) refine(cb []int32, lay *layout, nz *uint64, h *huffman, zigStart, zigEnd, delta int32) error {
+func refine[T coef](d *decoder, cb []T, lay *layout, nz *uint64, h *huffman, zigStart, zigEnd, delta int32) error {
 	// Refining a DC component is trivial.
 	if zigStart == 0 {
 		if zigEnd != 0 {
@@ -627,7 +604,7 @@ func (d *decoder) refine(cb []int32, lay *layout, nz *uint64, h *huffman, zigSta
 			return err
 		}
 		if bit {
-			cb[0] |= delta
+			cb[0] |= T(delta) // #nosec G115 -- see coef: an int16 may wrap, on invalid input only
 		}
 		return nil
 	}
@@ -693,7 +670,7 @@ func (d *decoder) refine(cb []int32, lay *layout, nz *uint64, h *huffman, zigSta
 				return FormatError("unexpected Huffman code")
 			}
 
-			zig, err = d.refineNonZeroes(cb, lay, *nz, zig, zigEnd, int32(val0), delta)
+			zig, err = refineNonZeroes(d, cb, lay, *nz, zig, zigEnd, int32(val0), delta)
 			if err != nil {
 				return err
 			}
@@ -702,7 +679,7 @@ func (d *decoder) refine(cb []int32, lay *layout, nz *uint64, h *huffman, zigSta
 			}
 			if z != 0 {
 				if s := lay.slot[zig]; s >= 0 {
-					cb[s] = z
+					cb[s] = T(z) // #nosec G115 -- see coef
 				}
 				*nz |= 1 << zig
 			}
@@ -710,7 +687,7 @@ func (d *decoder) refine(cb []int32, lay *layout, nz *uint64, h *huffman, zigSta
 	}
 	if d.eobRun > 0 {
 		d.eobRun--
-		if _, err := d.refineNonZeroes(cb, lay, *nz, zig, zigEnd, -1, delta); err != nil {
+		if _, err := refineNonZeroes(d, cb, lay, *nz, zig, zigEnd, -1, delta); err != nil {
 			return err
 		}
 	}
@@ -725,7 +702,7 @@ func (d *decoder) refine(cb []int32, lay *layout, nz *uint64, h *huffman, zigSta
 // the set nzSet (bit k for zig-zag position k), which takes a few
 // instructions per entry it refines instead of per entry, and refines only
 // those lay keeps. The bits read, and so the errors, are the same.
-func (d *decoder) refineNonZeroes(cb []int32, lay *layout, nzSet uint64, zig, zigEnd, nz, delta int32) (int32, error) {
+func refineNonZeroes[T coef](d *decoder, cb []T, lay *layout, nzSet uint64, zig, zigEnd, nz, delta int32) (int32, error) {
 	if zig > zigEnd {
 		return zig, nil
 	}
@@ -763,10 +740,10 @@ func (d *decoder) refineNonZeroes(cb []int32, lay *layout, nzSet uint64, zig, zi
 		}
 		// If bit, add delta to the magnitude of the (non-zero) coefficient:
 		// without branches, as the bits are unpredictable.
-		v := cb[s]
+		v := int32(cb[s])
 		sign := v >> 31 // 0 or -1
 		dv := delta & -bit
-		cb[s] = v + (dv ^ sign) - sign
+		cb[s] = T(v + (dv ^ sign) - sign) // #nosec G115 -- see coef
 	}
 	d.bits.a, d.bits.n = a, n
 	return end, nil
@@ -779,7 +756,7 @@ func (d *decoder) reconstructProgressiveImage() error {
 	mxx := (d.width + 8*h0 - 1) / (8 * h0)
 	lay := d.progLayout
 	for i := 0; i < d.nComp; i++ {
-		if d.progCoeffs[i] == nil {
+		if d.progCoeffs[i] == nil && d.prog16[i] == nil {
 			continue
 		}
 		v := 8 * d.comp[0].v / d.comp[i].v
@@ -790,16 +767,10 @@ func (d *decoder) reconstructProgressiveImage() error {
 		for by := 0; by*v < d.height; by++ {
 			for bx := 0; bx*h < d.width; bx++ {
 				k := by*stride + bx
-				cb := d.progCoeffs[i][k*lay.n : k*lay.n+lay.n]
-				// Dequantize into a natural-order block.
-				if lay.n == blockSize {
-					for u := range b {
-						b[u] = cb[u] * qt[u]
-					}
+				if c := d.prog16[i]; c != nil {
+					dequantize(&b, c[k*lay.n:k*lay.n+lay.n], lay, qt)
 				} else {
-					for s, u := range lay.natural[:lay.n] {
-						b[u] = cb[s] * qt[u]
-					}
+					dequantize(&b, d.progCoeffs[i][k*lay.n:k*lay.n+lay.n], lay, qt)
 				}
 				if err := d.reconstructBlock(&b, bx, by, i); err != nil {
 					return err
@@ -808,6 +779,70 @@ func (d *decoder) reconstructProgressiveImage() error {
 		}
 	}
 	return nil
+}
+
+// coef is the type a progressive decode keeps its coefficients in between
+// scans: int32 at full size, as image/jpeg keeps them (so that the output
+// matches it bit for bit, whatever the input), and int16 at the reduced
+// scales, as libjpeg's JCOEF, which halves that store. A valid 8-bit JPEG's
+// quantized coefficients fit in 12 bits; an invalid file's may wrap in an
+// int16, which changes its pixels but never which bits are read or which
+// errors are found: which coefficients are non-zero is kept apart, in progNZ.
+type coef interface{ int16 | int32 }
+
+// progBlock decodes one block's part of a progressive scan into cb, its
+// coefficients as d.progLayout keeps them, with pnz the set of its non-zero AC
+// positions (nil with skipAC), b scratch space and dc the component's DC
+// prediction. The scan's tables and spectral and successive-approximation
+// parameters are as processSOS read them.
+func progBlock[T coef](d *decoder, cb []T, pnz *uint64, b *block, dc *int32, dcT, acT *huffman, zigStart, zigEnd int32, ah, al uint32) error {
+	lay := d.progLayout
+	if ah != 0 {
+		return refine(d, cb, lay, pnz, acT, zigStart, zigEnd, 1<<al)
+	}
+	zig := zigStart
+	if zig == 0 {
+		zig++
+		// Decode the DC coefficient, as specified in section F.2.2.1.
+		dcDelta, err := d.decodeDC(dcT)
+		if err != nil {
+			return err
+		}
+		*dc += dcDelta
+		cb[0] = T(*dc << al) // #nosec G115 -- see coef
+	}
+	if zig <= zigEnd && d.eobRun > 0 {
+		d.eobRun--
+	} else if zig <= zigEnd {
+		// Decode the AC coefficients, as specified in section F.2.2.2,
+		// into b, and keep those the layout has.
+		nz, err := d.decodeAC(b, &ones, acT, zig, zigEnd, al)
+		if err != nil {
+			return err
+		}
+		*pnz |= nz
+		for m := nz; m != 0; m &= m - 1 {
+			z := mbits.TrailingZeros64(m)
+			if s := lay.slot[z]; s >= 0 {
+				cb[s] = T(b[unzig[z]]) // #nosec G115 -- see coef
+			}
+		}
+	}
+	return nil
+}
+
+// dequantize writes a block's kept coefficients cb, dequantized by qt, into b
+// in natural order; the coefficients not kept are left as they are.
+func dequantize[T coef](b *block, cb []T, lay *layout, qt *block) {
+	if lay.n == blockSize {
+		for u := range b {
+			b[u] = int32(cb[u]) * qt[u]
+		}
+		return
+	}
+	for s, u := range lay.natural[:lay.n] {
+		b[u] = int32(cb[s]) * qt[u]
+	}
 }
 
 // A layout is which coefficients of a block a progressive decode keeps
