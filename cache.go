@@ -221,6 +221,11 @@ func New(dir string, opts ...Option) (*Cache, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, s := range cfg.eager {
+		if _, err := s.canonical(lim, Info{Format: JPEG}, false); err != nil {
+			return nil, fmt.Errorf("fastimagecache: eager rendition: %w", err)
+		}
+	}
 	if cfg.maxStoreBytes < 0 {
 		return nil, fmt.Errorf("fastimagecache: negative store quota %d", cfg.maxStoreBytes)
 	}

@@ -98,7 +98,7 @@ func (c *Cache) safely(ctx context.Context, fn func(ctx context.Context) error) 
 			err = fmt.Errorf("decoder panicked: %w", ErrCorrupt)
 		}
 	}()
-	if c.hooks.decodeStart != nil {
+	if c.hooks.decodeStart != nil && ctx.Value(noDecode{}) == nil {
 		c.hooks.decodeStart(ctx)
 	}
 	err = fn(ctx)
@@ -107,6 +107,10 @@ func (c *Cache) safely(ctx context.Context, fn func(ctx context.Context) error) 
 	}
 	return err
 }
+
+// noDecode marks the context of a run that renders from pixels already decoded, which
+// hooks.decodeStart does not count.
+type noDecode struct{}
 
 // decoded is a decoded input: one still image, or every frame of a GIF.
 type decoded struct {

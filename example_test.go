@@ -94,3 +94,31 @@ func ExampleCache_Get() {
 	fmt.Println(r.ContentType, r.Width, r.Height)
 	// Output: image/jpeg 160 120
 }
+
+func ExampleWithEagerRenditions() {
+	dir, _ := os.MkdirTemp("", "fastimagecache-example")
+	defer os.RemoveAll(dir)
+	thumb := fastimagecache.Spec{Width: 160, Height: 160, Fit: fastimagecache.Cover}
+	c, err := fastimagecache.New(dir, fastimagecache.WithEagerRenditions(thumb))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+
+	info, err := c.Put(ctx, bytes.NewReader(samplePNG()))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("renditions after Put:", c.Stats().Renditions)
+
+	r, err := c.Get(ctx, info.ID, thumb) // a hit: rendered at Put
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+	fmt.Println(r.Width, r.Height, c.Stats().Hits)
+	// Output:
+	// renditions after Put: 1
+	// 160 160 1
+}

@@ -169,9 +169,15 @@ func (c *Cache) renderAndStore(ctx context.Context, id ID, s Spec, key string) (
 	if err != nil {
 		return nil, err
 	}
+	return c.renderStoreData(ctx, id, data, h, s, key)
+}
+
+// renderStoreData renders the original data of id, inspected as h, to the canonical spec
+// s under the memory budget, and stores the rendition under key.
+func (c *Cache) renderStoreData(ctx context.Context, id ID, data []byte, h header, s Spec, key string) (*renderResult, error) {
 	var out rendered
 	need := renderBytes(h, s) + int64(len(data)) + decodeOverhead
-	err = c.run(ctx, need, func(ctx context.Context) error {
+	err := c.run(ctx, need, func(ctx context.Context) error {
 		var err error
 		out, err = c.renderImage(ctx, data, h, s)
 		return err
@@ -179,6 +185,11 @@ func (c *Cache) renderAndStore(ctx context.Context, id ID, s Spec, key string) (
 	if err != nil {
 		return nil, err
 	}
+	return c.storeRendition(ctx, id, key, out)
+}
+
+// storeRendition stores out as the rendition key of id, and keeps it in the memory tier.
+func (c *Cache) storeRendition(ctx context.Context, id ID, key string, out rendered) (*renderResult, error) {
 	meta, err := json.Marshal(renditionMeta{Format: out.format, Width: out.width, Height: out.height})
 	if err != nil {
 		return nil, fmt.Errorf("encode rendition metadata: %w: %w", ErrStorage, err)

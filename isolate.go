@@ -271,14 +271,14 @@ func (c *Cache) renderImage(ctx context.Context, data []byte, h header, s Spec) 
 	return c.iso.render(ctx, data, h, s)
 }
 
-// proveImage decodes data (inspected as h) in full to prove it sound, discarding the
-// pixels: in a worker when the Cache isolates decoding, in this process otherwise.
-func (c *Cache) proveImage(ctx context.Context, data []byte, h header) error {
+// proveImage decodes data (inspected as h) in full to prove it sound: in a worker when
+// the Cache isolates decoding, which keeps the pixels, in this process otherwise, where
+// they are returned for eager renditions.
+func (c *Cache) proveImage(ctx context.Context, data []byte, h header) (decoded, error) {
 	if c.iso == nil {
-		_, err := decodeImage(ctx, data, h, proveOpts)
-		return err
+		return decodeImage(ctx, data, h, proveOpts)
 	}
-	return c.iso.prove(ctx, data, h)
+	return decoded{}, c.iso.prove(ctx, data, h)
 }
 
 // isolator runs one Cache's render and proving jobs on its worker pool, and checks their

@@ -261,6 +261,29 @@ func TestIsolatedRendersLikeInProcess(t *testing.T) {
 	}
 }
 
+func TestIsolatedEagerRenditions(t *testing.T) {
+	// A worker keeps the proving decode's pixels to itself: each eager rendition is rendered
+	// by a worker of its own, with the bytes an in-process Get makes.
+	specs := []Spec{{Width: 50}, {Width: 90, Height: 90, Fit: Cover}}
+	iso := isoCache(t, IsolationConfig{Workers: 2}, WithEagerRenditions(specs...))
+	local := newTestCache(t, WithLimits(isoLimits))
+	in := fixture.JPEG(1600, 1200, 90)
+	answered := iso.iso.pool.Answered()
+	info := put(t, iso, in)
+	assert.Equal(t, answered+1+int64(len(specs)), iso.iso.pool.Answered(), "the proof and each rendition ran in a worker")
+	put(t, local, in)
+	misses := 0
+	iso.hooks.getMiss = func() { misses++ }
+	for _, s := range specs {
+		rb, err := iso.Get(t.Context(), info.ID, s)
+		require.NoError(t, err)
+		ra, err := local.Get(t.Context(), info.ID, s)
+		require.NoError(t, err)
+		assert.Equal(t, readRendition(t, ra), readRendition(t, rb))
+	}
+	assert.Zero(t, misses, "the first Gets were hits")
+}
+
 // TestIsolatedFaults runs each fault a taken-over decoder can cause in a worker, in a
 // render and in a proving decode: the call fails with the sentinel, and the Cache serves
 // normally right after.

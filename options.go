@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"net/url"
+	"slices"
 	"time"
 )
 
@@ -38,6 +39,7 @@ type config struct {
 	fetch         *FetchPolicy
 	storeFaults   func(op string) error // test seam: store.Options.Faults; nil in production
 	isolation     *IsolationConfig      // WithIsolation; nil decodes in process
+	eager         []Spec                // WithEagerRenditions
 }
 
 func defaultConfig() config {
@@ -130,4 +132,21 @@ func DeclaredType(contentType string) PutOption {
 		p.declared = contentType
 		p.hasDeclared = true
 	})
+}
+
+// WithEagerRenditions renders the renditions specs describe at every Put that stores new
+// bytes, so that the first Get of each is already a hit (the demo server passes its
+// presets). A rendition is rendered exactly as a Get would render it, byte for byte. Where
+// its decode is the one Put makes anyway to prove the image sound (a JPEG that shrinks to
+// 1/8 on load, and every other format), it is rendered from that same decode; any other is
+// decoded once more, at its own scale. With WithIsolation, each is decoded in a worker on
+// its own.
+//
+// An eager rendition never fails a Put: one that cannot be made for an image (a Spec the
+// image cannot take, such as GIF output being refused for it, a full memory budget, a full
+// disk, the Put's context ending) is skipped and logged, and a later Get renders it. A Spec
+// outside the Limits makes New fail with ErrInvalidSpec.
+func WithEagerRenditions(specs ...Spec) Option {
+	specs = slices.Clone(specs)
+	return optionFunc(func(c *config) { c.eager = specs })
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/fastimagecache/fastimagecache/internal/store"
@@ -90,13 +91,21 @@ func (c *Cache) ingest(ctx context.Context, r io.Reader, pc putConfig) (Info, he
 	} else if !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrCorrupt) {
 		return Info{}, h, n, false, err
 	}
+	m := metaOf(h, int64(n))
+	eager := c.eagerSpecs(id, m)
+	var dec decoded // kept only for eager renditions, which renderEager reserves for again
 	err = c.run(ctx, putBytes(h, n), func(ctx context.Context) error {
-		return c.proveImage(ctx, data, h)
+		d, err := c.proveImage(ctx, data, h)
+		if len(eager) > 0 {
+			dec = d
+		}
+		return err
 	})
 	if err != nil {
 		return Info{}, h, n, false, err
 	}
-	m := metaOf(h, int64(n))
+	c.renderEager(ctx, dec, h, eager)
+	dec = decoded{} // collectable while the original is written
 	raw, err := json.Marshal(m)
 	if err != nil {
 		return Info{}, h, n, false, fmt.Errorf("encode metadata: %w: %w", ErrStorage, err)
@@ -105,7 +114,88 @@ func (c *Cache) ingest(ctx context.Context, r io.Reader, pc putConfig) (Info, he
 	if err != nil {
 		return Info{}, h, n, false, storeErr("store "+id.short(), err)
 	}
+	c.storeEager(ctx, id, data, h, eager)
 	return m.info(id), h, n, created, nil
+}
+
+// eagerRendition is one WithEagerRenditions Spec on its way through a Put.
+type eagerRendition struct {
+	spec Spec // canonical
+	key  string
+	out  rendered // with done, rendered from the proving decode
+	err  error
+	done bool
+}
+
+// eagerSpecs are the eager renditions of a new image id with metadata m: those its
+// canonical Specs allow, each once.
+func (c *Cache) eagerSpecs(id ID, m originalMeta) []eagerRendition {
+	var out []eagerRendition
+	for _, s := range c.cfg.eager {
+		cs, err := s.canonical(c.lim, m.info(id), m.Alpha)
+		if err != nil {
+			continue // as a Get of it would fail: nothing to render
+		}
+		key := renditionKey(id, cs)
+		if !slices.ContainsFunc(out, func(e eagerRendition) bool { return e.key == key }) {
+			out = append(out, eagerRendition{spec: cs, key: key})
+		}
+	}
+	return out
+}
+
+// renderEager renders the eager renditions that can come from the proving decode dec
+// (see reusable), under a reservation of their own, and records each one's outcome. A
+// failure of the reservation itself (a full budget, a deadline) leaves them to storeEager,
+// which tries again with a decode of their own.
+func (c *Cache) renderEager(ctx context.Context, dec decoded, h header, eager []eagerRendition) {
+	var need int64
+	for _, e := range eager {
+		if reusable(dec, h, e.spec) {
+			// renderBytes counts the planes of a decode at the Spec's scale: those dec
+			// holds, as the Spec decodes at the proving decode's scale.
+			need = max(need, renderBytes(h, e.spec)+decodeOverhead)
+		}
+	}
+	if need == 0 {
+		return
+	}
+	_ = c.run(context.WithValue(ctx, noDecode{}, true), need, func(ctx context.Context) error {
+		for i := range eager {
+			e := &eager[i]
+			if reusable(dec, h, e.spec) && ctx.Err() == nil {
+				e.out, e.err = renderDecoded(ctx, dec, h, e.spec)
+				e.done = true
+			}
+		}
+		return nil
+	})
+}
+
+// storeEager stores the eager renditions of the image id just stored: those rendered from
+// the proving decode, and the others rendered now as a Get would render them, in the same
+// singleflight group as Gets. A failure is logged and skipped; the Put has succeeded.
+func (c *Cache) storeEager(ctx context.Context, id ID, data []byte, h header, eager []eagerRendition) {
+	for _, e := range eager {
+		if ctx.Err() != nil {
+			return
+		}
+		var err error
+		if e.done {
+			err = e.err
+			if err == nil {
+				_, err = c.storeRendition(ctx, id, e.key, e.out)
+			}
+		} else {
+			_, err, _ = c.group.Do(e.key, func() (any, error) {
+				return c.renderStoreData(ctx, id, data, h, e.spec, e.key)
+			})
+		}
+		if err != nil {
+			c.log.LogAttrs(ctx, slog.LevelWarn, "eager rendition skipped",
+				slog.String("id", id.short()), slog.String("reason", reasonOf(err)))
+		}
+	}
 }
 
 // proveOpts is how much decoding proves an input sound at Put: every frame of an

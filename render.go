@@ -189,6 +189,26 @@ func render(ctx context.Context, data []byte, h header, s Spec) (rendered, error
 	if err != nil {
 		return rendered{}, err
 	}
+	return renderDecoded(ctx, dec, h, s)
+}
+
+// reusable reports whether rendering h to s from dec, a decode made with proveOpts, gives
+// the bytes render gives: when s's own decode would make the same pixels. A JPEG decoded
+// at 1/8 is the same with or without its AC coefficients (the 1/8 inverse DCT reads DC
+// alone); other formats decode the same whatever the options, and a GIF's first frame is
+// the same whether or not the others were decoded.
+func reusable(dec decoded, h header, s Spec) bool {
+	o := renderOpts(h, s)
+	return dec.img != nil && (h.format != JPEG || o.jpegScale == proveOpts.jpegScale) &&
+		(!o.allFrames || dec.anim != nil)
+}
+
+// renderDecoded is render after the decode: orientation, resize, encoding. An animation
+// is encoded as one only when s asks for every frame (see renderOpts).
+func renderDecoded(ctx context.Context, dec decoded, h header, s Spec) (rendered, error) {
+	if !renderOpts(h, s).allFrames {
+		dec.anim = nil
+	}
 	var buf bytes.Buffer
 	if dec.anim != nil {
 		w, hgt, err := encodeAnimation(ctx, &buf, dec.anim, h, s)

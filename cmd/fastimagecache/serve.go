@@ -9,9 +9,11 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -117,6 +119,9 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 		fastimagecache.WithLimits(fastimagecache.Limits{Formats: fmts}),
 		fastimagecache.WithMaxStoreBytes(*maxStore),
 		fastimagecache.WithLogger(logger),
+		// The presets are what the upload page shows right after an upload: render them
+		// at Put, from the proving decode where it serves.
+		fastimagecache.WithEagerRenditions(slices.Collect(maps.Values(presets))...),
 	}
 	if *isolate {
 		opts = append(opts, fastimagecache.WithIsolation(fastimagecache.IsolationConfig{}))
