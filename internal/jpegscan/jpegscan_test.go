@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/fastimagecache/fastimagecache/internal/fixture"
 )
 
 const testMaxScans = 100
@@ -479,6 +481,7 @@ func FuzzScan(f *testing.F) {
 // does not hold: Scan does not decode the entropy-coded data.)
 func FuzzScanVsDecoder(f *testing.F) {
 	fuzzSeeds(f)
+	f.Add(zeroHeight(fixture.JPEG(16, 16, 90))) // regression: image/jpeg decodes it as empty
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := jpeg.DecodeConfig(bytes.NewReader(data))
 		if err != nil || cfg.Width*cfg.Height > 256*256 {
@@ -490,8 +493,10 @@ func FuzzScanVsDecoder(f *testing.F) {
 			return
 		}
 		if err != nil {
-			if img.Bounds().Dx() == 0 && errors.Is(err, ErrMalformed) {
-				return // width 0: Scan is deliberately stricter
+			if img.Bounds().Empty() {
+				// Width or height 0: image/jpeg returns an empty image, which nothing can
+				// render; Scan deliberately refuses it (height 0 as the DNL marker it means).
+				return
 			}
 			t.Fatalf("image/jpeg decoded %v, Scan: %v", img.Bounds(), err)
 		}
@@ -499,4 +504,13 @@ func FuzzScanVsDecoder(f *testing.F) {
 			t.Fatalf("image/jpeg decoded %v, Scan says %dx%d", img.Bounds(), info.Width, info.Height)
 		}
 	})
+}
+
+// zeroHeight sets the frame height of a baseline JPEG to 0, which image/jpeg decodes as an
+// empty image and JPEG reserves for a height given later by a DNL marker.
+func zeroHeight(jpg []byte) []byte {
+	out := bytes.Clone(jpg)
+	i := bytes.Index(out, []byte{0xff, 0xc0})
+	out[i+5], out[i+6] = 0, 0
+	return out
 }
