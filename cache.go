@@ -347,7 +347,10 @@ func (c *Cache) logReject(ctx context.Context, op string, err error, attrs ...sl
 
 // reasonOf names the sentinel an error wraps, for logs and metrics.
 func reasonOf(err error) string {
+	var he *httpError
 	switch {
+	case errors.As(err, &he): // the handler's own verdict, such as an unreadable upload body
+		return he.code
 	case errors.Is(err, context.DeadlineExceeded):
 		return "deadline"
 	case errors.Is(err, context.Canceled):

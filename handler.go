@@ -22,7 +22,8 @@ import (
 // HandlerOptions configures Cache.Handler. The zero value serves nothing but 404s: every
 // capability must be switched on.
 type HandlerOptions struct {
-	// AllowUpload enables uploads: POST / with a raw body or a multipart form.
+	// AllowUpload enables uploads: POST / with a raw body or a multipart form. Without it,
+	// the root answers 404 to every method.
 	AllowUpload bool
 	// UploadField is the multipart field holding the file; "" means "file".
 	UploadField string
@@ -48,8 +49,12 @@ type HandlerOptions struct {
 // naming the file by its ID. Errors are JSON {"error": code, "message": text} with fixed
 // texts that carry no internal detail: 400 invalid_spec / invalid_id, 403 bad_signature /
 // signing_disabled, 404 not_found / unknown_preset, 405 method_not_allowed, 413 too_large,
-// 415 unsupported_format / type_mismatch, 422 dimensions / corrupt, 503 busy / timeout with
-// Retry-After, 500 internal.
+// 415 unsupported_format / type_mismatch, 422 dimensions / corrupt, 503 busy / timeout /
+// unavailable (the Cache is closed) with Retry-After, 500 internal. A 405 carries an Allow
+// header. An upload body that cannot be read to its end (shorter than its Content-Length,
+// a connection closed mid-upload) is the client's fault: 400 bad_upload, logged at Info.
+// Close refuses uploads that arrive after it (503 unavailable) and waits for those in
+// progress.
 func (c *Cache) Handler(opts HandlerOptions) http.Handler {
 	h := &handler{c: c, opts: opts, presets: map[string]Spec{}}
 	if h.opts.UploadField == "" {
@@ -88,17 +93,17 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimPrefix(r.URL.Path, "/")
 	switch {
 	case path == "":
-		if r.Method != http.MethodPost {
-			writeError(w, errMethod)
-			return
-		}
 		if !h.opts.AllowUpload {
 			writeError(w, errNoRoute)
 			return
 		}
+		if r.Method != http.MethodPost {
+			methodNotAllowed(w, http.MethodPost)
+			return
+		}
 		h.upload(w, r)
 	case r.Method != http.MethodGet && r.Method != http.MethodHead:
-		writeError(w, errMethod)
+		methodNotAllowed(w, "GET, HEAD")
 	default:
 		idStr, preset, hasPreset := strings.Cut(path, "/")
 		id, err := ParseID(idStr)
@@ -159,6 +164,12 @@ func extension(contentType string) string {
 const multipartOverhead = 64 << 10
 
 func (h *handler) upload(w http.ResponseWriter, r *http.Request) {
+	// Registered like Put, so that Close refuses new uploads and waits for this one.
+	if err := h.c.enter(); err != nil {
+		writeError(w, httpErrorOf(err))
+		return
+	}
+	defer h.c.leave()
 	start := time.Now()
 	h.c.count.puts.Add(1)
 	maxBytes := h.c.lim.MaxBytes
@@ -189,7 +200,7 @@ func (h *handler) upload(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			if part.FormName() == h.opts.UploadField {
-				body = part
+				body = clientBody{part}
 				declared = part.Header.Get("Content-Type")
 				// The file name is only ever logged, escaped and capped.
 				attrs = append(attrs, slog.String("filename", capQuote(part.FileName())))
@@ -199,7 +210,7 @@ func (h *handler) upload(w http.ResponseWriter, r *http.Request) {
 		}
 	} else {
 		r.Body = http.MaxBytesReader(w, r.Body, maxBytes+1)
-		body = r.Body
+		body = clientBody{r.Body}
 	}
 	info, created, err := h.c.putLogged(r.Context(), body, putConfig{declared: declared, hasDeclared: true}, start, attrs...)
 	if err != nil {
@@ -211,6 +222,21 @@ func (h *handler) upload(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusCreated
 	}
 	writeJSON(w, status, infoJSON(info))
+}
+
+// clientBody reads an upload's body. A failure to read it is the client's doing (a body
+// shorter than its Content-Length, a connection closed or stalled mid-upload), so it
+// becomes errBadBody (400 bad_upload, logged at Info), never a 500 and an Error log. The
+// cause is dropped: its text may quote the request. The handler's own cap on the body
+// (*http.MaxBytesError) passes through, to become ErrTooLarge.
+type clientBody struct{ r io.Reader }
+
+func (b clientBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF && !errors.As(err, new(*http.MaxBytesError)) {
+		err = errBadBody
+	}
+	return n, err
 }
 
 // infoJSON is Info as the handler answers it.
@@ -345,6 +371,7 @@ var (
 	errBadSpec         = &httpError{http.StatusBadRequest, "invalid_spec", "the requested rendition is not valid"}
 	errBadID           = &httpError{http.StatusBadRequest, "invalid_id", "an image ID is 64 lowercase hex characters"}
 	errBadUpload       = &httpError{http.StatusBadRequest, "bad_upload", "the upload has no file"}
+	errBadBody         = &httpError{http.StatusBadRequest, "bad_upload", "the upload body could not be read to its end"}
 	errBadSignature    = &httpError{http.StatusForbidden, "bad_signature", "the signature does not match"}
 	errSigningDisabled = &httpError{http.StatusForbidden, "signing_disabled", "only named presets are served"}
 	errNoRoute         = &httpError{http.StatusNotFound, "not_found", "not found"}
@@ -380,6 +407,12 @@ func httpErrorOf(err error) *httpError {
 		return &httpError{http.StatusServiceUnavailable, "unavailable", "the service is unavailable; retry later"}
 	}
 	return &httpError{http.StatusInternalServerError, "internal", "internal error"}
+}
+
+// methodNotAllowed answers 405 with the methods the route takes in Allow.
+func methodNotAllowed(w http.ResponseWriter, allow string) {
+	w.Header().Set("Allow", allow)
+	writeError(w, errMethod)
 }
 
 func writeError(w http.ResponseWriter, e *httpError) {
