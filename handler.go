@@ -45,8 +45,9 @@ type HandlerOptions struct {
 //
 // Renditions are served with http.ServeContent (Range, If-None-Match), a strong ETag,
 // "Cache-Control: public, max-age=31536000, immutable", "X-Content-Type-Options: nosniff",
-// "Content-Security-Policy: default-src 'none'; sandbox" and an inline Content-Disposition
-// naming the file by its ID. Errors are JSON {"error": code, "message": text} with fixed
+// "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'; sandbox" and an inline
+// Content-Disposition naming the file by its ID. JSON answers carry the same nosniff and CSP
+// headers and "Cache-Control: no-store". Errors are JSON {"error": code, "message": text} with fixed
 // texts that carry no internal detail: 400 invalid_spec / invalid_id, 403 bad_signature /
 // signing_disabled, 404 not_found / unknown_preset, 405 method_not_allowed, 413 too_large,
 // 415 unsupported_format / type_mismatch, 422 dimensions / corrupt, 503 busy / timeout /
@@ -143,7 +144,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, id ID, spec Spec
 	hd.Set("ETag", rd.ETag)
 	hd.Set("Cache-Control", "public, max-age=31536000, immutable")
 	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	hd.Set("Content-Security-Policy", handlerCSP)
 	hd.Set("Content-Disposition", fmt.Sprintf(`inline; filename="%s.%s"`, id, extension(rd.ContentType)))
 	http.ServeContent(w, r, "", rd.ModTime, rd)
 }
@@ -422,10 +423,15 @@ func writeError(w http.ResponseWriter, e *httpError) {
 	writeJSON(w, e.status, map[string]string{"error": e.code, "message": e.message})
 }
 
+// handlerCSP is the Content-Security-Policy of every response of the Handler: if one is
+// ever opened as a document, nothing in it may load, run, or be framed.
+const handlerCSP = "default-src 'none'; frame-ancestors 'none'; sandbox"
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", handlerCSP)
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)

@@ -57,6 +57,8 @@ func errorCode(t *testing.T, rec *httptest.ResponseRecorder) string {
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body), rec.Body.String())
 	assert.NotEmpty(t, body["message"])
 	assert.Equal(t, "application/json; charset=utf-8", rec.Header().Get("Content-Type"))
+	assert.Equal(t, "nosniff", rec.Header().Get("X-Content-Type-Options"))
+	assert.Equal(t, handlerCSP, rec.Header().Get("Content-Security-Policy"))
 	return body["error"]
 }
 
@@ -147,7 +149,7 @@ func TestHandlerServesPresetWithHeaders(t *testing.T) {
 	assert.Equal(t, "image/jpeg", hd.Get("Content-Type"))
 	assert.Equal(t, "public, max-age=31536000, immutable", hd.Get("Cache-Control"))
 	assert.Equal(t, "nosniff", hd.Get("X-Content-Type-Options"))
-	assert.Equal(t, "default-src 'none'; sandbox", hd.Get("Content-Security-Policy"))
+	assert.Equal(t, "default-src 'none'; frame-ancestors 'none'; sandbox", hd.Get("Content-Security-Policy"))
 	assert.Equal(t, `inline; filename="`+string(info.ID)+`.jpg"`, hd.Get("Content-Disposition"))
 	etag := hd.Get("ETag")
 	require.Regexp(t, `^"[0-9a-f]{32}"$`, etag)

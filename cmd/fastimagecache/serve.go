@@ -7,7 +7,6 @@ import (
 	"expvar"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"maps"
 	"net"
@@ -132,24 +131,12 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer c.Close()
 
-	mux := http.NewServeMux()
-	api := c.Handler(fastimagecache.HandlerOptions{AllowUpload: true, Presets: presets, SigningKey: key})
-	mux.Handle("POST /api/images", http.StripPrefix("/api/images", api))
-	mux.Handle("/images/", http.StripPrefix("/images", api))
-	static, _ := fs.Sub(webFS, "web")
-	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		http.ServeFileFS(w, r, static, "index.html")
-	})
-
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           demoRoutes(c, presets, key),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute,
 		WriteTimeout:      2 * time.Minute,
