@@ -3,6 +3,7 @@ package fastimagecache
 import (
 	"bytes"
 	"context"
+	"image/color"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -28,28 +29,139 @@ func spinUntil(t *testing.T, cond func() bool) {
 	}
 }
 
-func TestDecodeCancelledStopsAtNextRead(t *testing.T) {
+// allocatedDuring returns the bytes the process allocated while fn ran. Used around a
+// window where only one goroutine (a decoder) works, it tells whether that decoder built
+// its pixel buffers: a bound by bytes, not by time.
+func allocatedDuring(fn func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	fn()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// readCountingCtx ends after a given number of reads through it. ctxio checks Err before
+// every Read and ReadByte, so Err's calls count the decoder's reads: with after = k, the
+// context is done from the decoder's (k+1)-th read on, in the middle of the decode.
+type readCountingCtx struct {
+	context.Context
+	after int64 // -1: never ends
+	err   error
+	calls atomic.Int64
+}
+
+func (c *readCountingCtx) Err() error {
+	if n := c.calls.Add(1); c.after >= 0 && n > c.after {
+		return c.err
+	}
+	return nil
+}
+
+// everyFormat is one small image of each input format, with its header.
+func everyFormat(t *testing.T) map[string]struct {
+	data []byte
+	h    header
+} {
+	t.Helper()
+	lim := DefaultLimits()
+	lim.Formats = []Format{JPEG, PNG, GIF, WebP, BMP, TIFF}
+	lim, err := lim.withDefaults()
+	require.NoError(t, err)
+	out := map[string]struct {
+		data []byte
+		h    header
+	}{}
+	for name, in := range map[string][]byte{
+		"jpeg": fixture.JPEG(1024, 1024, 90),
+		"png":  fixture.PNG(256, 256),
+		"gif":  fixture.GIF(400, 400, 3),
+		"webp": fixture.WebPLossless(128, 128, color.NRGBA{R: 200, A: 255}), // a solid colour: few reads
+		"bmp":  fixture.BMP(128, 128),
+		"tiff": fixture.TIFF(512, 512),
+	} {
+		h, err := inspect(in, putConfig{}, lim)
+		require.NoError(t, err, name)
+		out[name] = struct {
+			data []byte
+			h    header
+		}{in, h}
+	}
+	return out
+}
+
+// stopsMidDecode decodes each format with a context that ends (with cause) halfway through
+// the decoder's reads, and checks that the decoder then read once more, was refused, and
+// stopped: no image, and an error that safely maps to the context's.
+func stopsMidDecode(t *testing.T, cause error) {
 	c := newTestCache(t)
+	for name, in := range everyFormat(t) {
+		t.Run(name, func(t *testing.T) {
+			o := decodeOpts{allFrames: true, jpegScale: 1}
+			full := &readCountingCtx{Context: t.Context(), after: -1}
+			_, err := decodeImage(full, in.data, in.h, o)
+			require.NoError(t, err)
+			reads := full.calls.Load()
+			require.GreaterOrEqual(t, reads, int64(4), "the decoder does not read through the context's reader")
+
+			half := &readCountingCtx{Context: t.Context(), after: reads / 2, err: cause}
+			var got decoded
+			var readsDone int64
+			err = c.safely(half, func(ctx context.Context) error {
+				var err error
+				got, err = decodeImage(ctx, in.data, in.h, o)
+				readsDone = half.calls.Load()
+				return err
+			})
+			require.ErrorIs(t, err, cause)
+			require.NotErrorIs(t, err, ErrCorrupt)
+			assert.Nil(t, got.img, "a decode stopped halfway returned an image")
+			assert.Equal(t, reads/2+1, readsDone, "the decoder kept reading after its context ended (%d reads in all)", reads)
+		})
+	}
+}
+
+func TestDecodeCancelledStopsAtNextRead(t *testing.T) {
+	// Cancelled before the decoder's first read: it fails there, so no pixel buffer is built.
+	c := newTestCache(t)
+	const w, h = 1000, 1000 // a 4 MB decode
+	in := fixture.PNG(w, h)
 	ctx, cancel := context.WithCancel(t.Context())
-	c.hooks.decodeStart = func(context.Context) { cancel() }
-	_, err := c.Put(ctx, bytes.NewReader(fixture.PNG(800, 800)))
+	var beforeDecode runtime.MemStats
+	c.hooks.decodeStart = func(context.Context) {
+		cancel()
+		runtime.ReadMemStats(&beforeDecode)
+	}
+	_, err := c.Put(ctx, bytes.NewReader(in))
 	require.ErrorIs(t, err, context.Canceled)
 	require.NotErrorIs(t, err, ErrCorrupt)
 	require.NoError(t, c.budget.waitIdle(t.Context()))
+	var afterDecode runtime.MemStats
+	runtime.ReadMemStats(&afterDecode)
+	assert.Less(t, afterDecode.TotalAlloc-beforeDecode.TotalAlloc, uint64(w*h),
+		"the cancelled decoder went on to allocate its pixels")
 	assert.Zero(t, c.budget.inUse.Load())
 	assert.Zero(t, c.store.Stats().Originals)
+
+	// Cancelled in the middle of the decode, in every format.
+	stopsMidDecode(t, context.Canceled)
 }
 
 func TestDecodeDeadlineIsNotCorrupt(t *testing.T) {
+	// A deadline that has passed before the decoder starts.
 	c := newTestCache(t, WithLimits(Limits{DecodeTimeout: time.Nanosecond}))
 	_, err := c.Put(t.Context(), bytes.NewReader(fixture.JPEG(600, 600, 90)))
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.NotErrorIs(t, err, ErrCorrupt)
 	assert.Equal(t, "deadline", reasonOf(err))
+
+	// A deadline that passes halfway through the decoder's reads: the decoder's own
+	// complaint about its failed read (often "unexpected EOF") must not make it ErrCorrupt.
+	stopsMidDecode(t, context.DeadlineExceeded)
 }
 
 // A decoder that does not read (busy computing) cannot be stopped, but the caller must not
-// wait for it, and its memory must stay reserved until it really returns.
+// wait for it, and its memory must stay reserved until it really returns. When it reads
+// again, it stops there.
 func TestDecodeCallerReturnsWhileDecoderRuns(t *testing.T) {
 	c := newTestCache(t)
 	started, unblock := make(chan struct{}), make(chan struct{})
@@ -59,16 +171,22 @@ func TestDecodeCallerReturnsWhileDecoderRuns(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	errc := make(chan error, 1)
+	const w, h = 1000, 1000 // a 4 MB decode
 	go func() {
-		_, err := c.Put(ctx, bytes.NewReader(fixture.PNG(300, 300)))
+		_, err := c.Put(ctx, bytes.NewReader(fixture.PNG(w, h)))
 		errc <- err
 	}()
 	<-started
 	cancel()
 	require.ErrorIs(t, <-errc, context.Canceled)
 	assert.Positive(t, c.budget.inUse.Load(), "budget released before the decoder returned")
-	close(unblock)
-	require.NoError(t, c.budget.waitIdle(t.Context()))
+	// Only the decoder runs from here on. Unblocked, it must stop at its first read, long
+	// before it has built its pixels.
+	n := allocatedDuring(func() {
+		close(unblock)
+		require.NoError(t, c.budget.waitIdle(t.Context()))
+	})
+	assert.Less(t, n, uint64(w*h), "the abandoned decoder ran on after its caller left")
 	assert.Zero(t, c.budget.inUse.Load())
 }
 
