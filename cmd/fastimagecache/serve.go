@@ -157,7 +157,7 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		dmux := http.NewServeMux()
 		dmux.Handle("GET /debug/vars", expvar.Handler())
-		debug = &http.Server{Handler: dmux, ReadHeaderTimeout: 10 * time.Second}
+		debug = &http.Server{Handler: withPageHeaders(dmux), ReadHeaderTimeout: 10 * time.Second}
 		go func() { errc <- debug.Serve(dln) }()
 		fmt.Fprintf(stdout, "metrics on http://%s/debug/vars\n", dln.Addr())
 	}
