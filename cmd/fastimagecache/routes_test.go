@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"io/fs"
@@ -134,4 +136,45 @@ func TestDemoUploadsOnlyAtAPIImages(t *testing.T) {
 	assert.Equal(t, "image/png", rec.Header().Get("Content-Type"))
 	_, err := io.Copy(io.Discard, rec.Body)
 	require.NoError(t, err)
+}
+
+// serve itself answers with demoRoutes: a real listener, the page headers, one upload route.
+func TestServeUsesDemoRoutes(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- serve(ctx, []string{"-dir", t.TempDir(), "-addr", "127.0.0.1:0", "-debug-addr", ""}, pw)
+		_ = pw.Close()
+	}()
+	lines := bufio.NewScanner(pr)
+	var base string
+	for base == "" && lines.Scan() {
+		if u, ok := strings.CutPrefix(lines.Text(), "listening on "); ok {
+			base = strings.TrimSuffix(u, "/")
+		}
+	}
+	require.NotEmpty(t, base, "serve never listened")
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+
+	for _, tc := range []struct {
+		method, path string
+		status       int
+	}{
+		{"GET", "/static/", http.StatusNotFound},
+		{"POST", "/images/", http.StatusMethodNotAllowed},
+		{"GET", "/", http.StatusOK},
+	} {
+		req, err := http.NewRequestWithContext(ctx, tc.method, base+tc.path, bytes.NewReader(fixture.PNG(4, 4)))
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		assert.Equal(t, tc.status, resp.StatusCode, tc.path)
+		assert.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"), tc.path)
+		assert.Contains(t, resp.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'", tc.path)
+	}
+	cancel()
+	require.NoError(t, <-done)
 }
