@@ -238,6 +238,7 @@ func New(dir string, opts ...Option) (*Cache, error) {
 		_ = st.Close() // already failing: the isolation error is the one to report
 		return nil, err
 	}
+	applyRuntimeMemoryLimit(cfg, lim) // New cannot fail from here on
 	return &Cache{
 		iso:    iso,
 		cfg:    cfg,
@@ -268,6 +269,7 @@ func (c *Cache) Close() error {
 	}
 	c.closed = true
 	c.mu.Unlock()
+	defer releaseRuntimeMemoryLimit(c.cfg, c.lim)
 	c.calls.Wait()
 	c.iso.close() // kills the workers of abandoned decodes, so these end at once
 	// Decodes abandoned by callers whose context ended still hold budget; they end within

@@ -40,6 +40,7 @@ type config struct {
 	storeFaults   func(op string) error // test seam: store.Options.Faults; nil in production
 	isolation     *IsolationConfig      // WithIsolation; nil decodes in process
 	eager         []Spec                // WithEagerRenditions
+	runtimeLimit  bool                  // WithRuntimeMemoryLimit
 }
 
 func defaultConfig() config {

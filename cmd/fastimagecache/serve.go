@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	rtdebug "runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -81,8 +82,12 @@ func parseFormats(s string) ([]fastimagecache.Format, error) {
 
 // serve runs the demo server until ctx is done, then shuts down gracefully.
 func serve(ctx context.Context, args []string, stdout io.Writer) error {
-	fl := newFlagSet("serve", "[-dir D] [-addr HOST:PORT] [-debug-addr HOST:PORT] [-preset name=WxH[:cover][:fmt][:q]]... [-isolate]",
-		"Serve the upload page, the upload API (/api/images) and renditions (/images/{id}/{preset}).", stdout)
+	fl := newFlagSet("serve", "[-dir D] [-addr HOST:PORT] [-debug-addr HOST:PORT] [-preset name=WxH[:cover][:fmt][:q]]... [-isolate] [-runtime-memory-limit=false]",
+		"Serve the upload page, the upload API (/api/images) and renditions (/images/{id}/{preset}).\n\n"+
+			"The Go runtime's soft memory limit is lowered to the decode memory budget + the memory\n"+
+			"tier + 64 MiB (1152 MiB), so the heap's slack between collections stays small and the\n"+
+			"process's resident memory follows the budget under a flood of uploads; a lower GOMEMLIMIT\n"+
+			"in the environment is kept.", stdout)
 	dir := fl.String("dir", defaultDir(), "store directory")
 	addr := fl.String("addr", "127.0.0.1:8080", "listen address for the page and the images")
 	debugAddr := fl.String("debug-addr", "127.0.0.1:8081", "listen address for expvar metrics at /debug/vars (empty: off)")
@@ -90,6 +95,7 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	keyFile := fl.String("signing-key-file", "", "file holding a key that enables signed arbitrary sizes")
 	maxStore := fl.Int64("max-store-bytes", 0, "rendition quota in bytes (0: 1 GiB)")
 	isolate := fl.Bool("isolate", false, "decode, resize and encode untrusted images in confined worker processes")
+	memLimit := fl.Bool("runtime-memory-limit", true, "lower the Go runtime's memory limit to what the Cache needs (false: leave GOMEMLIMIT as it is)")
 	presets := presetFlag{}
 	fl.Var(presets, "preset", "a named rendition, repeatable (default thumb=160x160:cover and small=320x320)")
 	if err := fl.Parse(args); err != nil {
@@ -125,11 +131,18 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	if *isolate {
 		opts = append(opts, fastimagecache.WithIsolation(fastimagecache.IsolationConfig{}))
 	}
+	if *memLimit {
+		opts = append(opts, fastimagecache.WithRuntimeMemoryLimit())
+	}
 	c, err := fastimagecache.New(*dir, opts...)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+	if *memLimit {
+		fmt.Fprintf(stdout, "runtime memory limit %d MiB (budget + memory tier + 64 MiB: %d MiB)\n",
+			rtdebug.SetMemoryLimit(-1)>>20, c.RuntimeMemoryLimit()>>20) // -1 reads the limit
+	}
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
