@@ -25,7 +25,7 @@ func TestScanCCITT(t *testing.T) {
 		{300, 100, fixture.CCITT{Group4: true, RowsPerStrip: 8, LSBFirst: true}, 13, 4},
 		{300, 100, fixture.CCITT{RowsPerStrip: 1, BlackIsZero: true}, 100, 3},
 		{1 << 20, 1 << 16, fixture.CCITT{Group4: true, Blank: true}, 1, 4},
-		{40, 40, fixture.CCITT{T4Options: 2}, 1, 3},                // uncompressed mode allowed, not used
+		{40, 40, fixture.CCITT{T4Options: 2}, 1, 3},               // uncompressed mode allowed, not used
 		{40, 40, fixture.CCITT{Group4: true, T4Options: 2}, 1, 4}, // T6Options: likewise
 	} {
 		data := fixture.TIFFCCITT(tc.w, tc.h, tc.o)
