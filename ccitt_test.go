@@ -1,8 +1,10 @@
 package fastimagecache
 
 import (
+	"bytes"
 	"context"
 	"image"
+	"image/color"
 	"runtime"
 	"testing"
 
@@ -61,5 +63,55 @@ func TestCCITTDecodeBytesCoversAllocation(t *testing.T) {
 		slack := int64(ccittFixed + ccittFileFactor*len(data))
 		assert.LessOrEqual(t, est, 2*got+slack, "%dx%d %+v: reserved %d for %d", tc.w, tc.h, tc.o, est, got)
 		t.Logf("%dx%d %+v: %d bytes in the file, allocated %d, reserved %d", tc.w, tc.h, tc.o, len(data), got, est)
+	}
+}
+
+// TestPutGetCCITT puts generated Group 3 and Group 4 TIFFs and gets them back
+// at full size, pixel for pixel, and resized. The cache's 64 MiB budget is
+// far below what the generic compressed-TIFF estimate (24 bytes a block
+// pixel) would reserve for the 12 MP page, so that page is refused with
+// ErrDimensions unless CCITT has its own estimate.
+func TestPutGetCCITT(t *testing.T) {
+	c := newTestCache(t, WithLimits(Limits{MemoryBudget: 64 << 20, Formats: []Format{TIFF}}))
+	for _, tc := range []struct {
+		w, h int
+		o    fixture.CCITT
+	}{
+		{300, 200, fixture.CCITT{}},
+		{300, 200, fixture.CCITT{Group4: true}},
+		{300, 200, fixture.CCITT{Group4: true, RowsPerStrip: 16, LSBFirst: true}},
+		{300, 200, fixture.CCITT{RowsPerStrip: 1, BlackIsZero: true}},
+		{3000, 4000, fixture.CCITT{Group4: true, RowsPerStrip: 128}},
+	} {
+		data := fixture.TIFFCCITT(tc.w, tc.h, tc.o)
+		info, err := c.Put(t.Context(), bytes.NewReader(data), DeclaredType("image/tiff"))
+		require.NoError(t, err, "%dx%d %+v", tc.w, tc.h, tc.o)
+		assert.Equal(t, Info{ID: idOf(data), Format: TIFF, Width: tc.w, Height: tc.h, Frames: 1, Size: int64(len(data))}, info)
+		page := fixture.CCITTPage(tc.w, tc.h)
+		if tc.w*tc.h <= 1<<20 {
+			r, err := c.Get(t.Context(), info.ID, Spec{Format: PNG})
+			require.NoError(t, err)
+			out, _, err := image.Decode(bytes.NewReader(readRendition(t, r)))
+			require.NoError(t, err)
+			require.Equal(t, page.Bounds(), out.Bounds())
+			for y := range tc.h {
+				for x := range tc.w {
+					g := color.GrayModel.Convert(out.At(x, y)).(color.Gray)
+					require.Equal(t, page.GrayAt(x, y), g, "pixel %d,%d of %+v", x, y, tc.o)
+				}
+			}
+		}
+		r, err := c.Get(t.Context(), info.ID, Spec{Width: 100})
+		require.NoError(t, err)
+		out, _, err := image.Decode(bytes.NewReader(readRendition(t, r)))
+		require.NoError(t, err)
+		b := out.Bounds()
+		assert.Equal(t, 100, b.Dx())
+		// The solid block (from half the page, an eighth of it a side) is black,
+		// the margin inside the frame white.
+		block := color.GrayModel.Convert(out.At(b.Dx()/2+b.Dx()/16, b.Dy()/2+b.Dy()/16)).(color.Gray)
+		margin := color.GrayModel.Convert(out.At(b.Dx()-b.Dx()/10, b.Dy()/4)).(color.Gray)
+		assert.Less(t, block.Y, uint8(64), "%+v", tc.o)
+		assert.Greater(t, margin.Y, uint8(192), "%+v", tc.o)
 	}
 }
