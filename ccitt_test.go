@@ -32,7 +32,7 @@ func totalAlloc(f func()) int64 {
 
 // TestCCITTDecodeBytesCoversAllocation decodes generated Group 3 and Group 4
 // TIFFs of several shapes (one strip, many, one row a strip, narrow and wide,
-// blank and busy, both fill orders) and checks that the reservation made from
+// blank and busy, both fill orders, tiles up to the tile cap) and checks that the reservation made from
 // the header covers every byte the decode allocates, and overshoots it by no
 // more than the file buffer's bound and twice the rest.
 func TestCCITTDecodeBytesCoversAllocation(t *testing.T) {
@@ -50,6 +50,8 @@ func TestCCITTDecodeBytesCoversAllocation(t *testing.T) {
 		{3000, 2000, fixture.CCITT{BlackIsZero: true}},
 		{16000, 300, fixture.CCITT{Group4: true, Blank: true, RowsPerStrip: 3}},
 		{5000, 5000, fixture.CCITT{Group4: true, Blank: true}},
+		{1000, 700, fixture.CCITT{Group4: true, Tile: 256}},
+		{2048, 2048, fixture.CCITT{Group4: true, Blank: true, Tile: 8}}, // 65536 tiles, the cap
 	} {
 		data := fixture.TIFFCCITT(tc.w, tc.h, tc.o)
 		h, err := inspect(data, putConfig{}, ccittLimits())

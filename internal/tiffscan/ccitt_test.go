@@ -25,6 +25,7 @@ func TestScanCCITT(t *testing.T) {
 		{300, 100, fixture.CCITT{Group4: true, RowsPerStrip: 8, LSBFirst: true}, 13, 4},
 		{300, 100, fixture.CCITT{RowsPerStrip: 1, BlackIsZero: true}, 100, 3},
 		{1 << 20, 1 << 16, fixture.CCITT{Group4: true, Blank: true}, 1, 4},
+		{100, 70, fixture.CCITT{Group4: true, Tile: 16}, 35, 4},
 		{40, 40, fixture.CCITT{T4Options: 2}, 1, 3},               // uncompressed mode allowed, not used
 		{40, 40, fixture.CCITT{Group4: true, T4Options: 2}, 1, 4}, // T6Options: likewise
 	} {
@@ -34,7 +35,12 @@ func TestScanCCITT(t *testing.T) {
 		assert.Equal(t, tc.comp, info.Compression)
 		assert.Equal(t, tc.blocks, info.Blocks)
 		assert.Equal(t, 1, info.BitsPerPixel)
-		assert.Equal(t, tc.w, info.BlockWidth)
+		if tc.o.Tile == 0 {
+			assert.Equal(t, tc.w, info.BlockWidth)
+		} else {
+			assert.True(t, info.Tiled)
+			assert.Equal(t, tc.o.Tile, info.BlockWidth)
+		}
 		cfg, err := tiff.DecodeConfig(bytes.NewReader(data))
 		require.NoError(t, err)
 		assert.Equal(t, cfg.Width, info.Width)
