@@ -14,6 +14,14 @@ import "github.com/fastimagecache/fastimagecache/internal/tiffscan"
 // block, but a file of many small strips allocates them many times over, so
 // they are counted for every block: the estimate covers all the allocation a
 // decode makes, not just what it holds at once.
+//
+// x/image/ccitt says it is not hardened against malicious input. What guards
+// it here: tiffscan accepts only bilevel images and the one-dimensional Group
+// 3 layout the package decodes, and checks sizes and the strip or tile table
+// before it runs; its work is linear in pixels, blocks and input bits (a code
+// that moves no pixel still costs at least one bit: TIFFCCITTModeLoop); it
+// reads a strip through the ctx-aware reader as it decodes, so a deadline
+// stops it; and a code error is ErrCorrupt.
 const (
 	// ccittPerBlock is the fixed allocation per strip or tile: the ccitt
 	// reader, the section and limit readers around it, the bytes.Buffer and
