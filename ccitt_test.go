@@ -117,3 +117,38 @@ func TestPutGetCCITT(t *testing.T) {
 		assert.Greater(t, margin.Y, uint8(192), "%+v", tc.o)
 	}
 }
+
+// expiring is a context whose Err turns to DeadlineExceeded at its n-th call:
+// a deadline in reads, not in time.
+type expiring struct {
+	context.Context
+	n, calls int
+}
+
+func (c *expiring) Err() error {
+	c.calls++
+	if c.calls >= c.n {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// TestCCITTDecodeStopsAtDeadline checks that a long CCITT strip is read
+// through the ctx-aware reader as it is decoded, so a decode whose deadline
+// passes mid-strip stops at its next read with the deadline error, not
+// ErrCorrupt, instead of decoding the 2.5 MB stream to its end.
+func TestCCITTDecodeStopsAtDeadline(t *testing.T) {
+	data := fixture.TIFFCCITTModeLoop(64, 2_000_000)
+	h, err := inspect(data, putConfig{}, ccittLimits())
+	require.NoError(t, err)
+	ctx := &expiring{Context: context.Background(), n: 100}
+	_, err = decodeImage(ctx, data, h, decodeOpts{})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.NotErrorIs(t, err, ErrCorrupt)
+	assert.Equal(t, 100, ctx.calls, "no read after the deadline")
+	// Without a deadline the stream is read to its end (about 2,500 reads of 1 KiB).
+	ctx = &expiring{Context: context.Background(), n: 1 << 30}
+	_, err = decodeImage(ctx, data, h, decodeOpts{})
+	require.ErrorIs(t, err, ErrCorrupt)
+	assert.Greater(t, ctx.calls, 2000)
+}
