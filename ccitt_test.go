@@ -61,6 +61,12 @@ func TestCCITTDecodeBytesCoversAllocation(t *testing.T) {
 		got := totalAlloc(func() { dec, err = decodeImage(context.Background(), data, h, decodeOpts{}) })
 		require.NoError(t, err, "%+v", tc)
 		require.IsType(t, &image.Gray{}, dec.img)
+		if crashRaceEnabled() {
+			// The race detector's instrumentation turns off the compiler's fusing of
+			// append(nil, make(...)...), so every growth of the decoder's buffers allocates
+			// twice: the plain run checks the numbers, this one only looks for races.
+			continue
+		}
 		assert.LessOrEqual(t, got, est, "%dx%d %+v: allocated %d, reserved %d", tc.w, tc.h, tc.o, got, est)
 		slack := int64(ccittFixed + ccittFileFactor*len(data))
 		assert.LessOrEqual(t, est, 2*got+slack, "%dx%d %+v: reserved %d for %d", tc.w, tc.h, tc.o, est, got)
