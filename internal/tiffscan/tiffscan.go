@@ -107,7 +107,8 @@ type Info struct {
 	Blocks int
 	// BlockWidth and BlockHeight are the size of one strip (image width ×
 	// RowsPerStrip) or tile. A decoder inflates each block into a buffer
-	// of up to BlockWidth*BlockHeight*8 bytes.
+	// of up to BlockWidth*BlockHeight*8 bytes; a CCITT block decodes to one
+	// bit a pixel, rows padded to a byte.
 	BlockWidth, BlockHeight int
 	// IFDs is the number of IFDs in the chain that were walked.
 	IFDs int
