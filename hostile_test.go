@@ -172,6 +172,61 @@ func hostileCases() []hostileCase {
 		}, want: accepts(fic.ErrDimensions), deadlineOK: true},
 		{name: "tiff truncated", build: truncated(fixture.TIFF(64, 64)), want: rejects(fic.ErrCorrupt)},
 
+		// CCITT Group 3 and 4 (TIFF compression 3 and 4): one bit a pixel, as little as one
+		// bit a row.
+		{name: "ccitt g4 blank 100000x100000 from 12 KB", build: func() []byte {
+			return fixture.TIFFCCITT(100000, 100000, fixture.CCITT{Group4: true, Blank: true})
+		}, want: rejects(fic.ErrDimensions)},
+		{name: "ccitt g3 blank 16384x16384 (268 MP over MaxPixels)", build: func() []byte {
+			return fixture.TIFFCCITT(16384, 16384, fixture.CCITT{Blank: true, RowsPerStrip: 256})
+		}, want: rejects(fic.ErrDimensions)},
+		{name: "ccitt g4 blank 6000x6000 from 4.5 KB (36 MP, decoded within budget)", build: func() []byte {
+			return fixture.TIFFCCITT(heavy(6000), heavy(6000), fixture.CCITT{Group4: true, Blank: true})
+		}, want: accepts(), deadlineOK: true},
+		{name: "ccitt g3 blank 6000x6000 in 64-row strips (within budget)", build: func() []byte {
+			return fixture.TIFFCCITT(heavy(6000), heavy(6000), fixture.CCITT{Blank: true, RowsPerStrip: 64})
+		}, want: accepts(), deadlineOK: true},
+		// Every strip or tile restarts the decoder (a new reader and two row buffers): at the
+		// block cap that is more allocation than this suite's budget, though each block's is
+		// garbage by the next; a quarter of it decodes.
+		{name: "ccitt g4 65536 8x8 tiles (at the cap, over the budget)", build: func() []byte {
+			return fixture.TIFFCCITT(2048, 2048, fixture.CCITT{Group4: true, Blank: true, Tile: 8})
+		}, want: rejects(fic.ErrDimensions)},
+		{name: "ccitt g4 16384 8x8 tiles (within budget)", build: func() []byte {
+			return fixture.TIFFCCITT(1024, 1024, fixture.CCITT{Group4: true, Blank: true, Tile: 8})
+		}, want: accepts(), deadlineOK: true},
+		{name: "ccitt g4 65537 one-row strips (one over the cap)", build: func() []byte {
+			return fixture.TIFFCCITT(64, 65537, fixture.CCITT{Group4: true, Blank: true, RowsPerStrip: 1})
+		}, want: rejects(fic.ErrDimensions)},
+		{name: "ccitt g4 16384 one-row strips (within budget)", build: func() []byte {
+			return fixture.TIFFCCITT(64, 16384, fixture.CCITT{Group4: true, Blank: true, RowsPerStrip: 1})
+		}, want: accepts(), deadlineOK: true},
+		// 2.5 MB of vertical-mode codes that never move the coding position: linear work
+		// (a tenth of it under the race detector, ten times slower), then the stream runs out.
+		{name: "ccitt g4 mode loop (2M steps without a pixel)", build: func() []byte {
+			steps := 2_000_000
+			if raceEnabled {
+				steps /= 10
+			}
+			return fixture.TIFFCCITTModeLoop(64, steps)
+		}, want: rejects(fic.ErrCorrupt), deadlineOK: true},
+		{name: "ccitt g4 garbage stream", build: func() []byte { return fixture.TIFFCCITTStream(640, 480, true, fixture.NoiseBytes(8192, 1)) }, want: rejects(fic.ErrCorrupt)},
+		{name: "ccitt g3 garbage stream", build: func() []byte { return fixture.TIFFCCITTStream(640, 480, false, fixture.NoiseBytes(8192, 2)) }, want: rejects(fic.ErrCorrupt)},
+		{name: "ccitt g3 zero stream (no EOL ever)", build: func() []byte { return fixture.TIFFCCITTStream(640, 480, false, make([]byte, 1<<20)) }, want: rejects(fic.ErrCorrupt)},
+		{name: "ccitt g4 stream cut in half", build: func() []byte {
+			s := fixture.CCITTEncode(fixture.CCITTPage(640, 480), true, false)
+			return fixture.TIFFCCITTStream(640, 480, true, s[:len(s)/2])
+		}, want: rejects(fic.ErrCorrupt)},
+		{name: "ccitt g3 runs wider than the page", build: func() []byte {
+			return fixture.TIFFCCITTStream(300, 200, false, fixture.CCITTEncode(fixture.CCITTPage(400, 200), false, false))
+		}, want: rejects(fic.ErrCorrupt)},
+		{name: "ccitt g4 empty strip", build: func() []byte { return fixture.TIFFCCITTStream(64, 64, true, nil) }, want: rejects(fic.ErrCorrupt)},
+		{name: "ccitt g4 no EOFB, strip ends the file (golang/go#34809)", build: func() []byte {
+			return fixture.TIFFCCITT(640, 480, fixture.CCITT{Group4: true, NoTrailer: true})
+		}, want: accepts()},
+		{name: "ccitt 8-bit samples", build: func() []byte { return fixture.TIFFCCITT(64, 64, fixture.CCITT{Group4: true, BitsPerSample: 8}) }, want: rejects(fic.ErrCorrupt)},
+		{name: "ccitt g3 declared two-dimensional", build: func() []byte { return fixture.TIFFCCITT(64, 64, fixture.CCITT{T4Options: 1}) }, want: rejects(fic.ErrUnsupportedFormat)},
+
 		// Not images, and claims that lie.
 		{name: "html declared png", build: fixture.HTML, declared: "image/png", want: rejects(fic.ErrTypeMismatch)},
 		{name: "php declared jpeg", build: fixture.PHP, declared: "image/jpeg", want: rejects(fic.ErrTypeMismatch)},

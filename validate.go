@@ -388,7 +388,11 @@ func inspectTIFF(data []byte, lim Limits) (header, error) {
 	// up to three times that cap is allocated (CVE-2023-29408: a small deflate stream
 	// inflating to far more than the image needs).
 	est := px*bpp + int64(len(data))
-	if info.Compression != 1 {
+	switch {
+	case isCCITT(info.Compression):
+		// One bit a pixel per block, not the 8 bytes the generic cap allows: ccitt.go.
+		est = px*bpp + ccittDecodeBytes(info, len(data))
+	case info.Compression != 1:
 		est += 3 * 8 * int64(info.BlockWidth) * int64(info.BlockHeight)
 	}
 	return header{width: info.Width, height: info.Height, decodeBytes: est, alpha: hasAlphaModel(cfg.ColorModel)}, nil

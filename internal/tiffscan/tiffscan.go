@@ -21,7 +21,10 @@
 // checks, entry by entry and without allocating arrays sized by any count
 // read from the file, that each block's offset and byte count lie inside the
 // file. Only the compressions x/image/tiff decodes without external help are
-// accepted. Scan never allocates memory proportional to a size field read
+// accepted, CCITT Group 3 and 4 among them (compression 3 and 4, which
+// x/image/ccitt decodes) for bilevel images, except where the file declares a
+// variant x/image/ccitt cannot decode (Group 3 two-dimensional coding or fill
+// bits). Scan never allocates memory proportional to a size field read
 // from the input (its only allocation, the visited-IFD set, is bounded by
 // [Limits].MaxIFDs) and never panics.
 //
@@ -104,7 +107,8 @@ type Info struct {
 	Blocks int
 	// BlockWidth and BlockHeight are the size of one strip (image width ×
 	// RowsPerStrip) or tile. A decoder inflates each block into a buffer
-	// of up to BlockWidth*BlockHeight*8 bytes.
+	// of up to BlockWidth*BlockHeight*8 bytes; a CCITT block decodes to one
+	// bit a pixel, rows padded to a byte.
 	BlockWidth, BlockHeight int
 	// IFDs is the number of IFDs in the chain that were walked.
 	IFDs int
@@ -126,6 +130,7 @@ const (
 	tagTileLength          = 323
 	tagTileOffsets         = 324
 	tagTileByteCounts      = 325
+	tagT4Options           = 292 // Group 3 coding options
 )
 
 // Field types.
@@ -156,6 +161,8 @@ var typeSize = [...]uint64{
 // Compression values accepted: those x/image/tiff decodes natively.
 const (
 	compNone       = 1
+	compCCITT3     = 3 // CCITT T.4 (Group 3 fax)
+	compCCITT4     = 4 // CCITT T.6 (Group 4 fax)
 	compLZW        = 5
 	compDeflate    = 8
 	compPackBits   = 32773
@@ -204,7 +211,10 @@ type scanner struct {
 //     sane counts; ImageWidth and ImageLength are positive and
 //     Width*Height*8 fits in an int; BitsPerSample has exactly one value
 //     per sample, each in 1..64; PlanarConfiguration is 1 or 2; Compression is
-//     1, 5, 8, 32773 or 32946 ([ErrUnsupported] otherwise);
+//     1, 3, 4, 5, 8, 32773 or 32946 ([ErrUnsupported] otherwise);
+//   - CCITT (Compression 3 or 4): one sample of one bit ([ErrMalformed]
+//     otherwise); T4Options, if present, declares neither two-dimensional
+//     coding nor fill bits ([ErrUnsupported]);
 //   - the layout is unambiguously tiled (TileWidth, TileLength, TileOffsets,
 //     TileByteCounts, no StripOffsets/StripByteCounts) or stripped
 //     (StripOffsets, StripByteCounts, no tile tags); tile sizes are non-zero
@@ -323,7 +333,8 @@ func (s *scanner) entry(off uint64) (field, error) {
 func (s *scanner) firstImage(info *Info, entries uint64, n int, lim Limits) error {
 	var (
 		width, height, bps, compression, photometric, samples, rps, planar,
-		stripOffsets, stripCounts, tileWidth, tileLength, tileOffsets, tileCounts field
+		stripOffsets, stripCounts, tileWidth, tileLength, tileOffsets, tileCounts,
+		t4Options field
 	)
 	prevTag := -1
 	for i := 0; i < n; i++ {
@@ -365,6 +376,8 @@ func (s *scanner) firstImage(info *Info, entries uint64, n int, lim Limits) erro
 			dst = &tileOffsets
 		case tagTileByteCounts:
 			dst = &tileCounts
+		case tagT4Options:
+			dst = &t4Options
 		default:
 			continue
 		}
@@ -417,6 +430,10 @@ func (s *scanner) firstImage(info *Info, entries uint64, n int, lim Limits) erro
 	info.Compression = int(comp) // #nosec G115 -- comp is a SHORT or LONG value (< 2^32), reported as read; the switch below rejects unknown ones
 	switch comp {
 	case compNone, compLZW, compDeflate, compPackBits, compDeflateOld:
+	case compCCITT3, compCCITT4:
+		if err := s.checkCCITT(comp, info.Samples, info.BitsPerPixel, t4Options); err != nil {
+			return err
+		}
 	default:
 		return fmt.Errorf("compression %d: %w", comp, ErrUnsupported)
 	}

@@ -450,15 +450,14 @@ func TestScanCompression(t *testing.T) {
 		require.NoError(t, err, "compression %d", c)
 		assert.Equal(t, int(c), info.Compression)
 	}
-	for _, c := range []uint32{0, 2, 3, 4, 6, 7, 9, 34712, 65535} {
+	for _, c := range []uint32{0, 2, 6, 7, 9, 34712, 65535} {
 		m := gray8(2, 2, 2)
 		m.comp = c
 		m.edit = withEntry(short(tagCompression, c)) // write even the 0 value
 		_, err := Scan(m.build(), generous)
 		require.ErrorIs(t, err, ErrUnsupported, "compression %d", c)
 	}
-	// Real CCITT files are covered by TestScanXImageTestdata (the x/image
-	// encoder cannot write CCITT).
+	// CCITT (3 and 4) is accepted for bilevel images: TestScanCCITT.
 }
 
 func TestScanRejects(t *testing.T) {
@@ -718,7 +717,7 @@ func TestScanTruncatedPrefixes(t *testing.T) {
 // x/image/tiff's own test images (written by libtiff and other real
 // encoders: strips, 64x64 tiles, PackBits, LZW, 16-bit, paletted, missing
 // RowsPerStrip): everything Scan accepts has the dimensions DecodeConfig
-// reports. CCITT files are ErrUnsupported, and invalid-palette-ref.tiff,
+// reports, the CCITT samples included, and invalid-palette-ref.tiff,
 // whose XResolution value lies past the end of the file, is ErrMalformed.
 func TestScanXImageTestdata(t *testing.T) {
 	dir := xImageTestdata(t)
@@ -731,10 +730,6 @@ func TestScanXImageTestdata(t *testing.T) {
 			data, err := os.ReadFile(f)
 			require.NoError(t, err)
 			info, err := Scan(data, generous)
-			if strings.Contains(f, "ccitt") {
-				require.ErrorIs(t, err, ErrUnsupported)
-				return
-			}
 			if strings.Contains(f, "invalid-palette-ref") {
 				require.ErrorIs(t, err, ErrMalformed)
 				return
@@ -776,6 +771,8 @@ func FuzzScan(f *testing.F) {
 		img{w: math.MaxUint32, h: 16, bps: []uint32{8}, comp: 1, tw: 16, th: 16, blocks: 1, blockLen: 256}.build(),
 		img{w: math.MaxUint32, h: 0, bps: []uint32{8}, comp: 1, tw: 16, th: 16, blocks: 1, blockLen: 256}.build(),
 		tiffSpec{magic: []byte("II+\x00")}.build(),
+		fixture.TIFFCCITT(16, 8, fixture.CCITT{Group4: true, RowsPerStrip: 4}),
+		fixture.TIFFCCITT(16, 8, fixture.CCITT{LSBFirst: true}),
 	}
 	for _, s := range seeds {
 		f.Add(s)
