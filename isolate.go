@@ -2,14 +2,9 @@ package fastimagecache
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"image"
-	"image/gif"
-	"image/jpeg"
-	"image/png"
 	"io"
 	"math"
 	"os"
@@ -20,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fastimagecache/fastimagecache/internal/canon"
 	"github.com/fastimagecache/fastimagecache/internal/sandbox"
 	"github.com/fastimagecache/fastimagecache/internal/workerproto"
 )
@@ -34,8 +30,9 @@ import (
 // into a worker. The host writes it a Setup frame, the worker confines itself (rlimits,
 // Landlock, seccomp: internal/sandbox) and answers Hello, then serves jobs one at a time
 // over its stdin and stdout (internal/workerproto). The host decodes no pixel of what comes
-// back: it checks sizes, the header of the encoded rendition against what the worker
-// claims, and the spec's box.
+// back: it bounds the answer's size (and reserves that bound from the memory budget), and
+// accepts a rendition only in the exact container layout our encoder writes
+// (internal/canon), of the size the worker claims, within the spec's box.
 
 // workerEnv is the environment variable that makes a process a worker.
 const workerEnv = "FASTIMAGECACHE_WORKER"
@@ -354,11 +351,27 @@ func (p *isolator) close() {
 func (p *isolator) render(ctx context.Context, data []byte, h header, s Spec) (rendered, error) {
 	q := p.request(ctx, workerproto.KindRender, data)
 	q.Spec = specToProto(s)
-	resp, err := p.do(ctx, q, maxRenditionBytes(h, s, p.lim)+workerproto.ResponseOverhead)
+	resp, err := p.do(ctx, q, p.maxAnswer(h, s))
 	if err != nil {
 		return rendered{}, err
 	}
 	return checkRendition(resp, h, s)
+}
+
+// maxAnswer is the most a worker's answer to a render of h to s may weigh: do refuses a
+// longer one before reading it.
+func (p *isolator) maxAnswer(h header, s Spec) int64 {
+	return maxRenditionBytes(h, s, p.lim) + workerproto.ResponseOverhead
+}
+
+// answerBytes is the memory this process holds for a worker's answer to a render of h to
+// s, sized by the bound the host enforces; 0 when decoding in process. Get reserves it
+// from the budget with the render, before the answer is read.
+func (c *Cache) answerBytes(h header, s Spec) int64 {
+	if c.iso == nil {
+		return 0
+	}
+	return c.iso.maxAnswer(h, s)
 }
 
 // prove runs a proving decode.
@@ -426,42 +439,52 @@ func workerErr(resp *workerproto.Response) error {
 	default:
 		return fmt.Errorf("decode worker: %s", msg)
 	}
+	// The worker's message is its error's text, which ends with the sentinel's own: say it
+	// once.
+	msg = strings.TrimSuffix(strings.ReplaceAll(msg, ": "+sentinel.Error(), ""), sentinel.Error())
+	if msg == "" {
+		return fmt.Errorf("decode worker: %w", sentinel)
+	}
 	return fmt.Errorf("decode worker: %s: %w", msg, sentinel)
 }
 
 // checkRendition accepts a worker's rendition only if it is what was asked for: the
-// spec's format, a header (read by that format's own DecodeConfig, never a pixel) that
-// agrees with the size the worker reports, and a size within the box the spec gives for
-// this source.
+// spec's format, laid out exactly as our encoder lays it out (internal/canon: its chunk,
+// segment and block kinds, with the JPEG tables of the spec's quality, nothing after the
+// end marker; no pixel is decoded), a size that agrees with the one the worker reports and
+// lies within the box the spec gives for this source, and no more frames than the source.
 func checkRendition(resp *workerproto.Response, h header, s Spec) (rendered, error) {
 	if Format(resp.Format) != s.Format {
 		return rendered{}, fmt.Errorf("decode worker returned another format than %s: %w", s.Format, ErrCorrupt)
 	}
-	var cfg image.Config
+	var w, ht int
+	frames := 1
 	var err error
-	r := bytes.NewReader(resp.Data)
 	switch s.Format {
 	case JPEG:
-		cfg, err = jpeg.DecodeConfig(r)
+		w, ht, err = canon.JPEG(resp.Data, s.Quality)
 	case PNG:
-		cfg, err = png.DecodeConfig(r)
+		w, ht, err = canon.PNG(resp.Data)
 	case GIF:
-		cfg, err = gif.DecodeConfig(r)
+		w, ht, frames, err = canon.GIF(resp.Data)
 	default:
 		return rendered{}, fmt.Errorf("no output format %s: %w", s.Format, ErrInvalidSpec)
 	}
 	if err != nil {
-		return rendered{}, fmt.Errorf("decode worker's %s rendition has no valid header: %w", s.Format, ErrCorrupt)
+		return rendered{}, fmt.Errorf("decode worker's %s rendition: %w: %w", s.Format, err, ErrCorrupt)
 	}
-	if int64(cfg.Width) != resp.Width || int64(cfg.Height) != resp.Height {
-		return rendered{}, fmt.Errorf("decode worker reports %dx%d, its rendition is %dx%d: %w", resp.Width, resp.Height, cfg.Width, cfg.Height, ErrCorrupt)
+	if int64(w) != resp.Width || int64(ht) != resp.Height {
+		return rendered{}, fmt.Errorf("decode worker reports %dx%d, its rendition is %dx%d: %w", resp.Width, resp.Height, w, ht, ErrCorrupt)
 	}
 	sw, sh := orientedSize(h.width, h.height, h.orientation)
 	_, _, ow, oh := geometry(sw, sh, s)
-	if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > ow || cfg.Height > oh {
-		return rendered{}, fmt.Errorf("decode worker's rendition is %dx%d, the spec allows %dx%d: %w", cfg.Width, cfg.Height, ow, oh, ErrCorrupt)
+	if w > ow || ht > oh {
+		return rendered{}, fmt.Errorf("decode worker's rendition is %dx%d, the spec allows %dx%d: %w", w, ht, ow, oh, ErrCorrupt)
 	}
-	return rendered{data: resp.Data, format: s.Format, width: cfg.Width, height: cfg.Height}, nil
+	if maxFrames := max(h.frames, 1); frames > 1 && (!renderOpts(h, s).allFrames || frames > maxFrames) {
+		return rendered{}, fmt.Errorf("decode worker's rendition has %d frames, the source %d: %w", frames, maxFrames, ErrCorrupt)
+	}
+	return rendered{data: resp.Data, format: s.Format, width: w, height: ht}, nil
 }
 
 // maxRenditionBytes bounds the encoded rendition of h under s: 9 bytes a pixel of every

@@ -151,6 +151,11 @@ func injectFault(ctx context.Context, q *workerproto.Request, out io.Writer) (*w
 		select {}
 	case "proverendition": // answer a proving decode with pixels
 		return rendition("png", 20, 20, isoPNG(20, 20))
+	case "smuggle": // a rendition of the right size, with a payload our encoder never writes
+		format, data := smuggled(arg)
+		return rendition(format, 20, 20, data)
+	case "syscalls": // the calls the seccomp filter denies, and those the runtime needs
+		return corrupt(trySyscalls())
 	}
 	return nil, false
 }

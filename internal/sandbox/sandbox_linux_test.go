@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -102,64 +103,107 @@ func landlockABI() (int, error) {
 }
 
 // TestSeccompFilter runs the filter on a small BPF interpreter: the denied calls fail
-// with EPERM, every other call is allowed, a foreign architecture is killed, and x32
-// calls on amd64 fail.
+// with EPERM, every other call is allowed, a foreign architecture is killed, x32 calls on
+// amd64 fail, clone3 fails with ENOSYS, clone makes threads only, kill and tgkill reach
+// this process only, and prlimit64 only reads this process's limits.
 func TestSeccompFilter(t *testing.T) {
 	if runtime.GOARCH != "amd64" && runtime.GOARCH != "arm64" {
 		t.Skip("no filter for", runtime.GOARCH)
 	}
-	const arch = 0xc000003e
-	prog := seccompFilter(arch, true)
-	errno := uint32(unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM))
-	for _, nr := range deniedSyscalls {
-		assert.Equal(t, errno, runBPF(t, prog, nr, arch), "syscall %d", nr)
-	}
+	const self = 4242
+	prog, err := seccompFilter(auditArch, hasX32, self)
+	require.NoError(t, err)
+	eperm := uint32(unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM))
+	allow := uint32(unix.SECCOMP_RET_ALLOW)
+	run := func(nr uint32, args ...uint64) uint32 { return runBPF(t, prog, auditArch, nr, args...) }
+	denied := append(append([]uint32(nil), deniedSyscalls...), archDenied...)
+	argChecked := []uint32{unix.SYS_CLONE, unix.SYS_CLONE3, unix.SYS_KILL, unix.SYS_TGKILL, unix.SYS_PRLIMIT64}
 	for nr := uint32(0); nr < 500; nr++ {
-		want := uint32(unix.SECCOMP_RET_ALLOW)
-		for _, d := range deniedSyscalls {
-			if d == nr {
-				want = errno
-			}
+		if slices.Contains(argChecked, nr) {
+			continue
 		}
-		assert.Equal(t, want, runBPF(t, prog, nr, arch), "syscall %d", nr)
+		want := allow
+		if slices.Contains(denied, nr) {
+			want = eperm
+		}
+		assert.Equal(t, want, run(nr), "syscall %d", nr)
 	}
-	assert.Equal(t, uint32(unix.SECCOMP_RET_KILL_PROCESS), runBPF(t, prog, 0, 0x40000003))
-	assert.Equal(t, errno, runBPF(t, prog, x32Bit|1, arch), "x32 call")
-	assert.Equal(t, uint32(unix.SECCOMP_RET_ALLOW), runBPF(t, seccompFilter(arch, false), x32Bit|1, arch), "no x32 check")
+	for _, nr := range []uint32{unix.SYS_SOCKET, unix.SYS_OPENAT, unix.SYS_OPENAT2, unix.SYS_SETSID,
+		unix.SYS_SETPGID, unix.SYS_SETRLIMIT, unix.SYS_TKILL, unix.SYS_UNSHARE, unix.SYS_EXECVE} {
+		assert.Equal(t, eperm, run(nr), "syscall %d", nr)
+	}
+	assert.Equal(t, uint32(unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS)), run(unix.SYS_CLONE3))
+
+	thread := uint64(unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_SIGHAND | unix.CLONE_SYSVSEM | unix.CLONE_THREAD)
+	assert.Equal(t, allow, run(unix.SYS_CLONE, thread), "the runtime's threads")
+	assert.Equal(t, allow, run(unix.SYS_CLONE, thread|unix.CLONE_SETTLS|unix.CLONE_PARENT_SETTID|unix.CLONE_CHILD_CLEARTID|1<<40), "a thread, upper bits ignored by the kernel")
+	assert.Equal(t, eperm, run(unix.SYS_CLONE, uint64(unix.SIGCHLD)), "fork")
+	assert.Equal(t, eperm, run(unix.SYS_CLONE, uint64(unix.CLONE_VM|unix.CLONE_VFORK|unix.SIGCHLD)), "vfork")
+	for _, ns := range []uint64{unix.CLONE_NEWNS, unix.CLONE_NEWCGROUP, unix.CLONE_NEWUTS, unix.CLONE_NEWIPC, unix.CLONE_NEWUSER, unix.CLONE_NEWPID, unix.CLONE_NEWNET} {
+		assert.Equal(t, eperm, run(unix.SYS_CLONE, thread|ns), "clone with %#x", ns)
+	}
+
+	for _, nr := range []uint32{unix.SYS_KILL, unix.SYS_TGKILL} {
+		assert.Equal(t, allow, run(nr, self, 1), "to itself")
+		assert.Equal(t, allow, run(nr, 1<<32|self, 1), "to itself, upper bits ignored by the kernel")
+		for _, pid := range []uint64{0, 1, self + 1, self - 1, 1<<32 - 1, 1<<32 - self} {
+			assert.Equal(t, eperm, run(nr, pid, 1), "syscall %d to %d", nr, pid)
+		}
+	}
+
+	assert.Equal(t, allow, run(unix.SYS_PRLIMIT64, 0, unix.RLIMIT_NOFILE, 0, 0xc000), "getrlimit")
+	assert.Equal(t, allow, run(unix.SYS_PRLIMIT64, self, unix.RLIMIT_NOFILE, 0, 0xc000), "read its own")
+	assert.Equal(t, eperm, run(unix.SYS_PRLIMIT64, 0, unix.RLIMIT_NOFILE, 0xc000, 0), "setrlimit")
+	assert.Equal(t, eperm, run(unix.SYS_PRLIMIT64, 0, unix.RLIMIT_NOFILE, 1<<32, 0), "setrlimit, pointer above 4 GiB")
+	assert.Equal(t, eperm, run(unix.SYS_PRLIMIT64, 1, unix.RLIMIT_NOFILE, 0, 0xc000), "read another's")
+	assert.Equal(t, eperm, run(unix.SYS_PRLIMIT64, self+1, unix.RLIMIT_NOFILE, 0xc000, 0), "set another's")
+
+	assert.Equal(t, uint32(unix.SECCOMP_RET_KILL_PROCESS), runBPF(t, prog, 0x40000003, 0))
+	if hasX32 {
+		assert.Equal(t, eperm, run(x32Bit|1), "x32 call")
+	}
 }
 
-// runBPF interprets the instructions seccompFilter uses, on seccomp_data{nr, arch}.
-func runBPF(t *testing.T, prog []unix.SockFilter, nr, arch uint32) uint32 {
+// runBPF interprets the instructions seccompFilter uses, on a seccomp_data of nr, arch and
+// args.
+func runBPF(t *testing.T, prog []unix.SockFilter, arch, nr uint32, args ...uint64) uint32 {
 	t.Helper()
 	var acc uint32
 	for pc := 0; pc < len(prog); pc++ {
 		in := prog[pc]
+		cond := false
 		switch in.Code {
 		case unix.BPF_LD | unix.BPF_W | unix.BPF_ABS:
-			switch in.K {
-			case 0:
+			switch k := in.K; {
+			case k == 0:
 				acc = nr
-			case 4:
+			case k == 4:
 				acc = arch
+			case k >= 16 && k < 64 && k%4 == 0:
+				var a uint64
+				if i := int(k-16) / 8; i < len(args) {
+					a = args[i]
+				}
+				acc = uint32(a >> (32 * ((k - 16) % 8 / 4)))
 			default:
 				t.Fatalf("load at %d", in.K)
 			}
+			continue
 		case unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K:
-			if acc == in.K {
-				pc += int(in.Jt)
-			} else {
-				pc += int(in.Jf)
-			}
+			cond = acc == in.K
 		case unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K:
-			if acc >= in.K {
-				pc += int(in.Jt)
-			} else {
-				pc += int(in.Jf)
-			}
+			cond = acc >= in.K
+		case unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K:
+			cond = acc&in.K != 0
 		case unix.BPF_RET | unix.BPF_K:
 			return in.K
 		default:
 			t.Fatalf("instruction %#x", in.Code)
+		}
+		if cond {
+			pc += int(in.Jt)
+		} else {
+			pc += int(in.Jf)
 		}
 	}
 	t.Fatal("ran off the end")
