@@ -38,7 +38,7 @@ func Restrict(l Limits) (Report, error) {
 	case err != nil:
 		rep.Warnings = append(rep.Warnings, "landlock: "+err.Error())
 	case abi == 0:
-		rep.Warnings = append(rep.Warnings, "landlock unavailable: files are not restricted")
+		rep.Warnings = append(rep.Warnings, "landlock unavailable")
 	default:
 		rep.Landlock = abi
 	}
@@ -47,19 +47,24 @@ func Restrict(l Limits) (Report, error) {
 	} else {
 		rep.Seccomp = true
 	}
-	if !rep.Seccomp {
-		switch {
-		case rep.Landlock < 4:
-			rep.Warnings = append(rep.Warnings, "network not restricted")
-		case rep.Landlock < 10:
-			rep.Warnings = append(rep.Warnings, "UDP, raw and multipath TCP sockets not restricted")
-		default:
-			rep.Warnings = append(rep.Warnings, "raw and multipath TCP sockets not restricted")
-		}
+	if rep.Seccomp {
+		return rep, nil // it denies files, sockets, processes and signals whatever Landlock does
+	}
+	switch {
+	case rep.Landlock < 4:
+		rep.Warnings = append(rep.Warnings, "network not restricted")
+	case rep.Landlock < 10:
+		rep.Warnings = append(rep.Warnings, "UDP, raw and multipath TCP sockets not restricted")
+	default:
+		rep.Warnings = append(rep.Warnings, "raw and multipath TCP sockets not restricted")
+	}
+	if rep.Landlock == 0 {
+		rep.Warnings = append(rep.Warnings, "files not restricted")
 	}
 	if rep.Landlock < 6 {
 		rep.Warnings = append(rep.Warnings, "signals to other processes of the same user not restricted")
 	}
+	rep.Warnings = append(rep.Warnings, "processes, namespaces and resource limits not restricted")
 	return rep, nil
 }
 
