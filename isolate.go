@@ -95,7 +95,16 @@ type IsolationConfig struct {
 	// reports, whose panic values may quote input bytes), at most 64 KiB per worker.
 	// Default: discarded.
 	Stderr io.Writer
+
+	// testEnv is added to the workers' environment; tests use it to reach the worker-side
+	// seams of workerOptions (see testNoLandlockEnv).
+	testEnv []string
 }
+
+// testNoLandlockEnv, set to "1" in a worker whose workerOptions.testSkipsLandlock is set
+// (only a test binary's are), makes it confine itself without Landlock, as on a kernel
+// without it. RunWorkerIfRequested ignores it.
+const testNoLandlockEnv = "FASTIMAGECACHE_TEST_NO_LANDLOCK"
 
 // WithIsolation runs every decode, resize and encode of untrusted bytes (the render of
 // Cache.Get, the proving decode of Cache.Put and Cache.Fetch) in a pool of confined worker
@@ -132,6 +141,8 @@ type workerOptions struct {
 	// fault runs before each job; when it returns true, its Response is sent instead of
 	// the job's. It may also write to out itself, or never return.
 	fault func(ctx context.Context, q *workerproto.Request, out io.Writer) (*workerproto.Response, bool)
+	// testSkipsLandlock lets testNoLandlockEnv leave Landlock out of the confinement.
+	testSkipsLandlock bool
 }
 
 func runWorkerIfRequested(opts workerOptions) {
@@ -152,9 +163,10 @@ func serveWorker(in io.Reader, out, errOut io.Writer, opts workerOptions) int {
 	}
 	debug.SetMemoryLimit(setup.MemoryLimit)
 	rep, err := sandbox.Restrict(sandbox.Limits{
-		MemoryBytes: setup.MemoryLimit,
-		CPUSeconds:  uint64(math.Ceil(setup.CPUTime.Seconds())),
-		OpenFiles:   workerOpenFiles,
+		MemoryBytes:  setup.MemoryLimit,
+		CPUSeconds:   uint64(math.Ceil(setup.CPUTime.Seconds())),
+		OpenFiles:    workerOpenFiles,
+		SkipLandlock: opts.testSkipsLandlock && os.Getenv(testNoLandlockEnv) == "1",
 	})
 	hello := workerproto.Hello{Version: workerproto.Version, Landlock: int64(rep.Landlock), Warnings: strings.Join(rep.Warnings, "; ")}
 	switch {
@@ -316,11 +328,11 @@ func startIsolation(cfg config, lim Limits) (*isolator, error) {
 	pool, err := sandbox.NewPool(sandbox.PoolConfig{
 		Path: ic.WorkerPath,
 		Name: "fastimagecache-worker",
-		Env: []string{
+		Env: append([]string{
 			workerEnv + "=1",
 			"GOMAXPROCS=" + strconv.Itoa(ic.WorkerProcs),
 			"GOMEMLIMIT=" + strconv.FormatInt(ic.MemoryLimit, 10),
-		},
+		}, ic.testEnv...),
 		Workers:       ic.Workers,
 		JobsPerWorker: ic.JobsPerWorker,
 		Setup: workerproto.Setup{
