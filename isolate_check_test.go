@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/fastimagecache/fastimagecache/internal/fixture"
+	"github.com/fastimagecache/fastimagecache/internal/workerproto"
 )
 
 // smuggled returns a 20×20 rendition as our encoders write it ("png", "jpeg" at the
@@ -222,5 +223,33 @@ func TestIsolatedSeccompDenials(t *testing.T) {
 			assert.NotContains(t, msg, "nproc: 0/", "RLIMIT_NPROC leaves room")
 			isoServes(t, c)
 		})
+	}
+}
+
+// TestCheckRenditionFrames checks that a worker's GIF has no more frames than its source,
+// and one unless the spec keeps the animation.
+func TestCheckRenditionFrames(t *testing.T) {
+	anim := func(n int) []byte {
+		g := &gif.GIF{LoopCount: 0}
+		for range n {
+			g.Image = append(g.Image, image.NewPaletted(image.Rect(0, 0, 100, 75), palette.Plan9))
+			g.Delay = append(g.Delay, 10)
+		}
+		var b bytes.Buffer
+		require.NoError(t, gif.EncodeAll(&b, g))
+		return b.Bytes()
+	}
+	s := Spec{Width: 100, Height: 100, Format: GIF}
+	for _, tc := range []struct {
+		srcFrames, frames int
+		ok                bool
+	}{{3, 3, true}, {3, 2, true}, {3, 4, false}, {1, 2, false}, {0, 2, false}} {
+		h := header{format: GIF, width: 640, height: 480, orientation: 1, frames: tc.srcFrames}
+		_, err := checkRendition(&workerproto.Response{Format: "gif", Width: 100, Height: 75, Data: anim(tc.frames)}, h, s)
+		if tc.ok {
+			assert.NoError(t, err, "%d frames of %d", tc.frames, tc.srcFrames)
+		} else {
+			assert.ErrorIs(t, err, ErrCorrupt, "%d frames of %d", tc.frames, tc.srcFrames)
+		}
 	}
 }
