@@ -69,7 +69,7 @@ func PNG(b []byte) (width, height int, err error) {
 			return 0, 0, fail("png: chunk %d truncated", i)
 		}
 		n := binary.BigEndian.Uint32(b)
-		if n > 1<<31-1 || uint64(n) > uint64(len(b)-12) {
+		if n > 1<<31-1 || int64(n) > int64(len(b))-12 {
 			return 0, 0, fail("png: chunk %d longer than the data", i)
 		}
 		typ, data := string(b[4:8]), b[8:8+n]
