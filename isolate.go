@@ -117,7 +117,10 @@ const testNoLandlockEnv = "FASTIMAGECACHE_TEST_NO_LANDLOCK"
 // rendition of the size asked for fails only the call it was serving, with ErrCorrupt,
 // and is replaced. When no worker can be started, the call fails with ErrBusy and the
 // cause is logged at Error. The memory budget is reserved around each worker job as
-// around an in-process decode.
+// around an in-process decode, plus, for a render, the most its answer may weigh. A
+// rendition is served only in the exact container layout our encoder writes (no metadata
+// chunks, segments or blocks, nothing after the end marker); the README's "Isolated
+// decoding" says what the workers' confinement denies, with and without Landlock.
 func WithIsolation(ic IsolationConfig) Option {
 	return optionFunc(func(c *config) { c.isolation = &ic })
 }
