@@ -177,6 +177,7 @@ func (c *Cache) renderAndStore(ctx context.Context, id ID, s Spec, key string) (
 func (c *Cache) renderStoreData(ctx context.Context, id ID, data []byte, h header, s Spec, key string) (*renderResult, error) {
 	var out rendered
 	need := renderBytes(h, s) + int64(len(data)) + decodeOverhead
+	need += c.answerBytes(h, s) // a worker's answer, read into this process (0 in process)
 	err := c.run(ctx, need, func(ctx context.Context) error {
 		var err error
 		out, err = c.renderImage(ctx, data, h, s)

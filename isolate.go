@@ -2,14 +2,9 @@ package fastimagecache
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"image"
-	"image/gif"
-	"image/jpeg"
-	"image/png"
 	"io"
 	"math"
 	"os"
@@ -34,8 +29,9 @@ import (
 // into a worker. The host writes it a Setup frame, the worker confines itself (rlimits,
 // Landlock, seccomp: internal/sandbox) and answers Hello, then serves jobs one at a time
 // over its stdin and stdout (internal/workerproto). The host decodes no pixel of what comes
-// back: it checks sizes, the header of the encoded rendition against what the worker
-// claims, and the spec's box.
+// back: it bounds the answer's size (and reserves that bound from the memory budget), and
+// accepts a rendition only in the exact container layout our encoder writes
+// (internal/canon), of the size the worker claims, within the spec's box.
 
 // workerEnv is the environment variable that makes a process a worker.
 const workerEnv = "FASTIMAGECACHE_WORKER"
@@ -98,7 +94,16 @@ type IsolationConfig struct {
 	// reports, whose panic values may quote input bytes), at most 64 KiB per worker.
 	// Default: discarded.
 	Stderr io.Writer
+
+	// testEnv is added to the workers' environment; tests use it to reach the worker-side
+	// seams of workerOptions (see testNoLandlockEnv).
+	testEnv []string
 }
+
+// testNoLandlockEnv, set to "1" in a worker whose workerOptions.testSkipsLandlock is set
+// (only a test binary's are), makes it confine itself without Landlock, as on a kernel
+// without it. RunWorkerIfRequested ignores it.
+const testNoLandlockEnv = "FASTIMAGECACHE_TEST_NO_LANDLOCK"
 
 // WithIsolation runs every decode, resize and encode of untrusted bytes (the render of
 // Cache.Get, the proving decode of Cache.Put and Cache.Fetch) in a pool of confined worker
@@ -112,7 +117,10 @@ type IsolationConfig struct {
 // rendition of the size asked for fails only the call it was serving, with ErrCorrupt,
 // and is replaced. When no worker can be started, the call fails with ErrBusy and the
 // cause is logged at Error. The memory budget is reserved around each worker job as
-// around an in-process decode.
+// around an in-process decode, plus, for a render, the most its answer may weigh. A
+// rendition is served only in the exact container layout our encoder writes (no metadata
+// chunks, segments or blocks, nothing after the end marker); the README's "Isolated
+// decoding" says what the workers' confinement denies, with and without Landlock.
 func WithIsolation(ic IsolationConfig) Option {
 	return optionFunc(func(c *config) { c.isolation = &ic })
 }
@@ -135,6 +143,8 @@ type workerOptions struct {
 	// fault runs before each job; when it returns true, its Response is sent instead of
 	// the job's. It may also write to out itself, or never return.
 	fault func(ctx context.Context, q *workerproto.Request, out io.Writer) (*workerproto.Response, bool)
+	// testSkipsLandlock lets testNoLandlockEnv leave Landlock out of the confinement.
+	testSkipsLandlock bool
 }
 
 func runWorkerIfRequested(opts workerOptions) {
@@ -155,9 +165,10 @@ func serveWorker(in io.Reader, out, errOut io.Writer, opts workerOptions) int {
 	}
 	debug.SetMemoryLimit(setup.MemoryLimit)
 	rep, err := sandbox.Restrict(sandbox.Limits{
-		MemoryBytes: setup.MemoryLimit,
-		CPUSeconds:  uint64(math.Ceil(setup.CPUTime.Seconds())),
-		OpenFiles:   workerOpenFiles,
+		MemoryBytes:  setup.MemoryLimit,
+		CPUSeconds:   uint64(math.Ceil(setup.CPUTime.Seconds())),
+		OpenFiles:    workerOpenFiles,
+		SkipLandlock: opts.testSkipsLandlock && os.Getenv(testNoLandlockEnv) == "1",
 	})
 	hello := workerproto.Hello{Version: workerproto.Version, Landlock: int64(rep.Landlock), Warnings: strings.Join(rep.Warnings, "; ")}
 	switch {
@@ -319,11 +330,11 @@ func startIsolation(cfg config, lim Limits) (*isolator, error) {
 	pool, err := sandbox.NewPool(sandbox.PoolConfig{
 		Path: ic.WorkerPath,
 		Name: "fastimagecache-worker",
-		Env: []string{
+		Env: append([]string{
 			workerEnv + "=1",
 			"GOMAXPROCS=" + strconv.Itoa(ic.WorkerProcs),
 			"GOMEMLIMIT=" + strconv.FormatInt(ic.MemoryLimit, 10),
-		},
+		}, ic.testEnv...),
 		Workers:       ic.Workers,
 		JobsPerWorker: ic.JobsPerWorker,
 		Setup: workerproto.Setup{
@@ -354,7 +365,7 @@ func (p *isolator) close() {
 func (p *isolator) render(ctx context.Context, data []byte, h header, s Spec) (rendered, error) {
 	q := p.request(ctx, workerproto.KindRender, data)
 	q.Spec = specToProto(s)
-	resp, err := p.do(ctx, q, maxRenditionBytes(h, s, p.lim)+workerproto.ResponseOverhead)
+	resp, err := p.do(ctx, q, p.maxAnswer(h, s))
 	if err != nil {
 		return rendered{}, err
 	}
@@ -403,78 +414,6 @@ func (p *isolator) do(ctx context.Context, q *workerproto.Request, maxResp int64
 		return nil, fmt.Errorf("no decode worker: %w", ErrBusy)
 	}
 	return nil, fmt.Errorf("decode %w: %w", err, ErrCorrupt)
-}
-
-// workerErr maps a worker's failure back to this package's errors. The worker's message
-// is kept, cut and stripped to printable ASCII, for people: it is not trusted.
-func workerErr(resp *workerproto.Response) error {
-	msg := sandbox.Sanitize(resp.Message)
-	var sentinel error
-	switch resp.Code {
-	case workerproto.Corrupt:
-		sentinel = ErrCorrupt
-	case workerproto.Dimensions:
-		sentinel = ErrDimensions
-	case workerproto.UnsupportedFormat:
-		sentinel = ErrUnsupportedFormat
-	case workerproto.InvalidSpec:
-		sentinel = ErrInvalidSpec
-	case workerproto.TooLarge:
-		sentinel = ErrTooLarge
-	case workerproto.Deadline:
-		sentinel = context.DeadlineExceeded
-	default:
-		return fmt.Errorf("decode worker: %s", msg)
-	}
-	return fmt.Errorf("decode worker: %s: %w", msg, sentinel)
-}
-
-// checkRendition accepts a worker's rendition only if it is what was asked for: the
-// spec's format, a header (read by that format's own DecodeConfig, never a pixel) that
-// agrees with the size the worker reports, and a size within the box the spec gives for
-// this source.
-func checkRendition(resp *workerproto.Response, h header, s Spec) (rendered, error) {
-	if Format(resp.Format) != s.Format {
-		return rendered{}, fmt.Errorf("decode worker returned another format than %s: %w", s.Format, ErrCorrupt)
-	}
-	var cfg image.Config
-	var err error
-	r := bytes.NewReader(resp.Data)
-	switch s.Format {
-	case JPEG:
-		cfg, err = jpeg.DecodeConfig(r)
-	case PNG:
-		cfg, err = png.DecodeConfig(r)
-	case GIF:
-		cfg, err = gif.DecodeConfig(r)
-	default:
-		return rendered{}, fmt.Errorf("no output format %s: %w", s.Format, ErrInvalidSpec)
-	}
-	if err != nil {
-		return rendered{}, fmt.Errorf("decode worker's %s rendition has no valid header: %w", s.Format, ErrCorrupt)
-	}
-	if int64(cfg.Width) != resp.Width || int64(cfg.Height) != resp.Height {
-		return rendered{}, fmt.Errorf("decode worker reports %dx%d, its rendition is %dx%d: %w", resp.Width, resp.Height, cfg.Width, cfg.Height, ErrCorrupt)
-	}
-	sw, sh := orientedSize(h.width, h.height, h.orientation)
-	_, _, ow, oh := geometry(sw, sh, s)
-	if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > ow || cfg.Height > oh {
-		return rendered{}, fmt.Errorf("decode worker's rendition is %dx%d, the spec allows %dx%d: %w", cfg.Width, cfg.Height, ow, oh, ErrCorrupt)
-	}
-	return rendered{data: resp.Data, format: s.Format, width: cfg.Width, height: cfg.Height}, nil
-}
-
-// maxRenditionBytes bounds the encoded rendition of h under s: 9 bytes a pixel of every
-// output frame (16-bit RGBA PNG, with filter bytes and deflate's stored-block overhead, is
-// the worst encoding) plus 1 MiB, and never more than the memory budget.
-func maxRenditionBytes(h header, s Spec, lim Limits) int64 {
-	sw, sh := orientedSize(h.width, h.height, h.orientation)
-	_, _, ow, oh := geometry(sw, sh, s)
-	frames := int64(1)
-	if s.Format == GIF && h.frames > 1 {
-		frames = int64(h.frames)
-	}
-	return min(frames*(9*int64(ow)*int64(oh)+4<<10)+1<<20, lim.MemoryBudget)
 }
 
 func specToProto(s Spec) workerproto.Spec {

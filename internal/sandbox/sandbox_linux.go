@@ -28,12 +28,17 @@ func Restrict(l Limits) (Report, error) {
 	if err := setLimits(l); err != nil {
 		return rep, err
 	}
-	abi, err := restrictLandlock()
+	abi, err := 0, error(nil)
+	if !l.SkipLandlock {
+		abi, err = restrictLandlock()
+	}
 	switch {
+	case l.SkipLandlock:
+		rep.Warnings = append(rep.Warnings, "landlock skipped")
 	case err != nil:
 		rep.Warnings = append(rep.Warnings, "landlock: "+err.Error())
 	case abi == 0:
-		rep.Warnings = append(rep.Warnings, "landlock unavailable: files are not restricted")
+		rep.Warnings = append(rep.Warnings, "landlock unavailable")
 	default:
 		rep.Landlock = abi
 	}
@@ -42,19 +47,24 @@ func Restrict(l Limits) (Report, error) {
 	} else {
 		rep.Seccomp = true
 	}
-	if !rep.Seccomp {
-		switch {
-		case rep.Landlock < 4:
-			rep.Warnings = append(rep.Warnings, "network not restricted")
-		case rep.Landlock < 10:
-			rep.Warnings = append(rep.Warnings, "UDP, raw and multipath TCP sockets not restricted")
-		default:
-			rep.Warnings = append(rep.Warnings, "raw and multipath TCP sockets not restricted")
-		}
+	if rep.Seccomp {
+		return rep, nil // it denies files, sockets, processes and signals whatever Landlock does
+	}
+	switch {
+	case rep.Landlock < 4:
+		rep.Warnings = append(rep.Warnings, "network not restricted")
+	case rep.Landlock < 10:
+		rep.Warnings = append(rep.Warnings, "UDP, raw and multipath TCP sockets not restricted")
+	default:
+		rep.Warnings = append(rep.Warnings, "raw and multipath TCP sockets not restricted")
+	}
+	if rep.Landlock == 0 {
+		rep.Warnings = append(rep.Warnings, "files not restricted")
 	}
 	if rep.Landlock < 6 {
 		rep.Warnings = append(rep.Warnings, "signals to other processes of the same user not restricted")
 	}
+	rep.Warnings = append(rep.Warnings, "processes, namespaces and resource limits not restricted")
 	return rep, nil
 }
 
@@ -78,6 +88,10 @@ func setLimits(l Limits) error {
 	if err != nil {
 		return fmt.Errorf("read memory footprint: %w", err)
 	}
+	tasks, err := systemTasks()
+	if err != nil {
+		return fmt.Errorf("count tasks: %w", err)
+	}
 	extra := uint64(max(l.MemoryBytes, 0)) + headroom
 	if RaceEnabled {
 		extra += 4 * uint64(max(l.MemoryBytes, 0)) // shadow memory and the detector's own heap
@@ -94,6 +108,7 @@ func setLimits(l Limits) error {
 		{"RLIMIT_FSIZE", unix.RLIMIT_FSIZE, 0},
 		{"RLIMIT_MEMLOCK", unix.RLIMIT_MEMLOCK, 0},
 		{"RLIMIT_NOFILE", unix.RLIMIT_NOFILE, l.OpenFiles},
+		{"RLIMIT_NPROC", unix.RLIMIT_NPROC, tasks + taskMargin},
 	} {
 		var cur unix.Rlimit
 		if err := unix.Getrlimit(r.resource, &cur); err != nil {
@@ -105,6 +120,36 @@ func setLimits(l Limits) error {
 		}
 	}
 	return nil
+}
+
+// taskMargin is how many tasks (threads or processes) the worker's user may have beyond all
+// the tasks the system runs when Restrict is called (RLIMIT_NPROC). The kernel counts the
+// limit against every task of the real user ID, not this process's: a limit near the
+// worker's own thread count would make the Go runtime fail to start a thread, and die,
+// whenever the server running as the same user had more. Counting from the whole system's
+// tasks leaves the worker's runtime (GOMAXPROCS plus a handful of threads) all of the
+// margin, even if every other task on the system were its user's, and the margin leaves the
+// user's other processes room to grow during the worker's life. What the limit stops is a
+// thread bomb (processes the seccomp filter refuses outright): about 1024 kernel stacks at
+// most. The kernel does not apply it to root or to CAP_SYS_RESOURCE.
+const taskMargin = 1024
+
+// systemTasks returns the number of tasks on the system, from /proc/loadavg's fourth field
+// ("running/total"), read before Landlock and seccomp deny it.
+func systemTasks() (uint64, error) {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0, err
+	}
+	f := bytes.Fields(b)
+	if len(f) < 4 {
+		return 0, errors.New("short /proc/loadavg")
+	}
+	_, total, ok := bytes.Cut(f[3], []byte("/"))
+	if !ok {
+		return 0, errors.New("no task count in /proc/loadavg")
+	}
+	return strconv.ParseUint(string(total), 10, 64)
 }
 
 // footprint returns the process's address space and data segment sizes, in bytes, from

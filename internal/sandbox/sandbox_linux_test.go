@@ -7,7 +7,10 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -29,7 +32,7 @@ func TestMain(m *testing.M) {
 // restrictedChild confines itself, then tries what a taken-over decoder would, and prints
 // one line per attempt.
 func restrictedChild() int {
-	rep, err := Restrict(Limits{MemoryBytes: 64 << 20, CPUSeconds: 30, OpenFiles: 16})
+	rep, err := Restrict(Limits{MemoryBytes: 64 << 20, CPUSeconds: 30, OpenFiles: 16, SkipLandlock: os.Getenv("SANDBOX_TEST_NO_LANDLOCK") == "1"})
 	if err != nil {
 		fmt.Println("restrict:", err)
 		return 1
@@ -50,25 +53,117 @@ func restrictedChild() int {
 	}
 	fmt.Println("unix socket:", err)
 	fmt.Println("signal parent:", syscall.Kill(os.Getppid(), 0))
+	trySeccomp()
 	var l unix.Rlimit
 	for _, r := range []struct {
 		name string
 		res  int
-	}{{"core", unix.RLIMIT_CORE}, {"fsize", unix.RLIMIT_FSIZE}, {"nofile", unix.RLIMIT_NOFILE}, {"cpu", unix.RLIMIT_CPU}} {
+	}{{"core", unix.RLIMIT_CORE}, {"fsize", unix.RLIMIT_FSIZE}, {"nofile", unix.RLIMIT_NOFILE}, {"cpu", unix.RLIMIT_CPU}, {"nproc", unix.RLIMIT_NPROC}} {
 		_ = unix.Getrlimit(r.res, &l)
 		fmt.Printf("%s=%d/%d\n", r.name, l.Cur, l.Max)
 	}
 	return 0
 }
 
+// trySeccomp prints one line per call the seccomp filter decides on by its arguments, or
+// that Landlock would also stop: each denied one, and the ones the Go runtime needs.
+func trySeccomp() {
+	ppid := os.Getppid()
+	try := func(what string, err error) { fmt.Printf("%s: %v\n", what, errnoOf(err)) }
+	_, err := os.ReadFile("/etc/hostname")
+	try("open hostname", err)
+	_, err = unix.Openat2(unix.AT_FDCWD, "/etc/hostname", &unix.OpenHow{Flags: unix.O_RDONLY})
+	try("openat2", err)
+	try("unlink", unix.Unlinkat(unix.AT_FDCWD, os.Getenv("SANDBOX_TEST_VICTIM"), 0))
+	try("prlimit parent", unix.Prlimit(ppid, unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: 100, Max: 100}, nil))
+	var l unix.Rlimit
+	try("prlimit parent read", unix.Prlimit(ppid, unix.RLIMIT_NOFILE, nil, &l))
+	try("setrlimit", unix.Setrlimit(unix.RLIMIT_CPU, &unix.Rlimit{Cur: 1 << 20, Max: 1 << 20}))
+	_, _, errno := unix.RawSyscall(unix.SYS_SETRLIMIT, unix.RLIMIT_CPU, 0, 0)
+	try("raw setrlimit", errno)
+	try("getrlimit", unix.Getrlimit(unix.RLIMIT_CPU, &l))
+	try("kill parent", unix.Kill(ppid, 0))
+	try("kill group", unix.Kill(0, 0))
+	try("kill self", unix.Kill(os.Getpid(), 0))
+	try("tgkill parent", unix.Tgkill(ppid, ppid, 0))
+	try("tgkill self", unix.Tgkill(os.Getpid(), unix.Gettid(), 0))
+	_, _, errno = unix.RawSyscall(unix.SYS_TKILL, uintptr(ppid), 0, 0)
+	try("tkill parent", errno)
+	_, err = unix.Setsid()
+	try("setsid", err)
+	try("setpgid", unix.Setpgid(0, 0))
+	try("unshare", unix.Unshare(unix.CLONE_NEWUSER))
+	try("fork", rawClone(uintptr(unix.SIGCHLD)))
+	try("clone newuser", rawClone(uintptr(unix.CLONE_NEWUSER|unix.SIGCHLD)))
+	_, _, errno = unix.RawSyscall(unix.SYS_CLONE3, 0, 0, 0)
+	try("clone3", errno)
+	// Locked goroutines each hold a thread: the runtime must start new ones.
+	var ready sync.WaitGroup
+	release := make(chan struct{})
+	for range 8 {
+		ready.Add(1)
+		go func() {
+			runtime.LockOSThread()
+			ready.Done()
+			<-release
+		}()
+	}
+	ready.Wait()
+	close(release)
+	try("threads", nil)
+}
+
+// rawClone forks with flags; a child that should never have been exits at once.
+func rawClone(flags uintptr) error {
+	pid, _, errno := unix.RawSyscall6(unix.SYS_CLONE, flags, 0, 0, 0, 0, 0)
+	if errno != 0 {
+		return errno
+	}
+	if pid == 0 {
+		unix.RawSyscall(unix.SYS_EXIT_GROUP, 0, 0, 0)
+	}
+	return nil
+}
+
+// errnoOf reduces err to its errno's name, or "<nil>".
+func errnoOf(err error) string {
+	var en unix.Errno
+	switch {
+	case err == nil:
+		return "<nil>"
+	case errors.As(err, &en):
+		return unix.ErrnoName(en)
+	}
+	return err.Error()
+}
+
 func TestRestrict(t *testing.T) {
+	for _, landlock := range []bool{true, false} {
+		t.Run(fmt.Sprintf("landlock=%t", landlock), func(t *testing.T) { testRestrict(t, landlock) })
+	}
+}
+
+func testRestrict(t *testing.T, landlock bool) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer ln.Close()
 	file := t.TempDir() + "/escape"
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = []string{childEnv + "=1", "SANDBOX_TEST_ADDR=" + ln.Addr().String(), "SANDBOX_TEST_FILE=" + file}
+	victim := t.TempDir() + "/victim"
+	require.NoError(t, os.WriteFile(victim, []byte("x"), 0o600))
+	cmd.Env = []string{childEnv + "=1", "SANDBOX_TEST_ADDR=" + ln.Addr().String(), "SANDBOX_TEST_FILE=" + file, "SANDBOX_TEST_VICTIM=" + victim}
+	if !landlock {
+		cmd.Env = append(cmd.Env, "SANDBOX_TEST_NO_LANDLOCK=1")
+	}
+	var before unix.Rlimit
+	require.NoError(t, unix.Getrlimit(unix.RLIMIT_NOFILE, &before))
 	out, err := cmd.CombinedOutput()
+	var after unix.Rlimit
+	require.NoError(t, unix.Getrlimit(unix.RLIMIT_NOFILE, &after))
+	if after != before {
+		_ = unix.Setrlimit(unix.RLIMIT_NOFILE, &before)
+	}
+	assert.Equal(t, before, after, "the child changed this process's RLIMIT_NOFILE")
 	t.Logf("child:\n%s", out)
 	require.NoError(t, err)
 	lines := map[string]string{}
@@ -88,6 +183,30 @@ func TestRestrict(t *testing.T) {
 	assert.Equal(t, "30/30", lines["cpu"])
 	_, err = os.Stat(file)
 	assert.ErrorIs(t, err, os.ErrNotExist)
+	_, err = os.Stat(victim)
+	assert.NoError(t, err, "the child removed a file")
+	if !landlock {
+		assert.Contains(t, lines["landlock"], `warnings=["landlock skipped"`)
+		for _, k := range []string{"open hostname", "openat2", "unlink", "kill parent", "tgkill parent"} {
+			assert.Equal(t, "EPERM", lines[k], k)
+		}
+	}
+	for k, want := range map[string]string{
+		"prlimit parent": "EPERM", "prlimit parent read": "EPERM", "setrlimit": "EPERM", "raw setrlimit": "EPERM",
+		"kill group": "EPERM", "tkill parent": "EPERM", "setsid": "EPERM", "setpgid": "EPERM",
+		"unshare": "EPERM", "fork": "EPERM", "clone newuser": "EPERM", "clone3": "ENOSYS",
+		"getrlimit": "<nil>", "kill self": "<nil>", "tgkill self": "<nil>", "threads": "<nil>",
+	} {
+		assert.Equal(t, want, lines[k], k)
+	}
+	cur, lim, _ := strings.Cut(lines["nproc"], "/")
+	assert.Equal(t, cur, lim, "RLIMIT_NPROC soft and hard")
+	if n, err := strconv.ParseUint(cur, 10, 64); assert.NoError(t, err) {
+		tasks, err := systemTasks()
+		require.NoError(t, err)
+		assert.Greater(t, n, uint64(taskMargin/2), "room for the runtime's threads")
+		assert.Less(t, n, tasks+2*taskMargin, "RLIMIT_NPROC is set")
+	}
 	if abi, _ := landlockABI(); abi >= 6 {
 		assert.NotEqual(t, "<nil>", lines["signal parent"], "landlock scopes signals from ABI 6")
 	}
@@ -102,64 +221,107 @@ func landlockABI() (int, error) {
 }
 
 // TestSeccompFilter runs the filter on a small BPF interpreter: the denied calls fail
-// with EPERM, every other call is allowed, a foreign architecture is killed, and x32
-// calls on amd64 fail.
+// with EPERM, every other call is allowed, a foreign architecture is killed, x32 calls on
+// amd64 fail, clone3 fails with ENOSYS, clone makes threads only, kill and tgkill reach
+// this process only, and prlimit64 only reads this process's limits.
 func TestSeccompFilter(t *testing.T) {
 	if runtime.GOARCH != "amd64" && runtime.GOARCH != "arm64" {
 		t.Skip("no filter for", runtime.GOARCH)
 	}
-	const arch = 0xc000003e
-	prog := seccompFilter(arch, true)
-	errno := uint32(unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM))
-	for _, nr := range deniedSyscalls {
-		assert.Equal(t, errno, runBPF(t, prog, nr, arch), "syscall %d", nr)
-	}
+	const self = 4242
+	prog, err := seccompFilter(auditArch, hasX32, self)
+	require.NoError(t, err)
+	eperm := uint32(unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM))
+	allow := uint32(unix.SECCOMP_RET_ALLOW)
+	run := func(nr uint32, args ...uint64) uint32 { return runBPF(t, prog, auditArch, nr, args...) }
+	denied := append(append([]uint32(nil), deniedSyscalls...), archDenied...)
+	argChecked := []uint32{unix.SYS_CLONE, unix.SYS_CLONE3, unix.SYS_KILL, unix.SYS_TGKILL, unix.SYS_PRLIMIT64}
 	for nr := uint32(0); nr < 500; nr++ {
-		want := uint32(unix.SECCOMP_RET_ALLOW)
-		for _, d := range deniedSyscalls {
-			if d == nr {
-				want = errno
-			}
+		if slices.Contains(argChecked, nr) {
+			continue
 		}
-		assert.Equal(t, want, runBPF(t, prog, nr, arch), "syscall %d", nr)
+		want := allow
+		if slices.Contains(denied, nr) {
+			want = eperm
+		}
+		assert.Equal(t, want, run(nr), "syscall %d", nr)
 	}
-	assert.Equal(t, uint32(unix.SECCOMP_RET_KILL_PROCESS), runBPF(t, prog, 0, 0x40000003))
-	assert.Equal(t, errno, runBPF(t, prog, x32Bit|1, arch), "x32 call")
-	assert.Equal(t, uint32(unix.SECCOMP_RET_ALLOW), runBPF(t, seccompFilter(arch, false), x32Bit|1, arch), "no x32 check")
+	for _, nr := range []uint32{unix.SYS_SOCKET, unix.SYS_OPENAT, unix.SYS_OPENAT2, unix.SYS_SETSID,
+		unix.SYS_SETPGID, unix.SYS_SETRLIMIT, unix.SYS_TKILL, unix.SYS_UNSHARE, unix.SYS_EXECVE} {
+		assert.Equal(t, eperm, run(nr), "syscall %d", nr)
+	}
+	assert.Equal(t, uint32(unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS)), run(unix.SYS_CLONE3))
+
+	thread := uint64(unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_SIGHAND | unix.CLONE_SYSVSEM | unix.CLONE_THREAD)
+	assert.Equal(t, allow, run(unix.SYS_CLONE, thread), "the runtime's threads")
+	assert.Equal(t, allow, run(unix.SYS_CLONE, thread|unix.CLONE_SETTLS|unix.CLONE_PARENT_SETTID|unix.CLONE_CHILD_CLEARTID|1<<40), "a thread, upper bits ignored by the kernel")
+	assert.Equal(t, eperm, run(unix.SYS_CLONE, uint64(unix.SIGCHLD)), "fork")
+	assert.Equal(t, eperm, run(unix.SYS_CLONE, uint64(unix.CLONE_VM|unix.CLONE_VFORK|unix.SIGCHLD)), "vfork")
+	for _, ns := range []uint64{unix.CLONE_NEWNS, unix.CLONE_NEWCGROUP, unix.CLONE_NEWUTS, unix.CLONE_NEWIPC, unix.CLONE_NEWUSER, unix.CLONE_NEWPID, unix.CLONE_NEWNET} {
+		assert.Equal(t, eperm, run(unix.SYS_CLONE, thread|ns), "clone with %#x", ns)
+	}
+
+	for _, nr := range []uint32{unix.SYS_KILL, unix.SYS_TGKILL} {
+		assert.Equal(t, allow, run(nr, self, 1), "to itself")
+		assert.Equal(t, allow, run(nr, 1<<32|self, 1), "to itself, upper bits ignored by the kernel")
+		for _, pid := range []uint64{0, 1, self + 1, self - 1, 1<<32 - 1, 1<<32 - self} {
+			assert.Equal(t, eperm, run(nr, pid, 1), "syscall %d to %d", nr, pid)
+		}
+	}
+
+	assert.Equal(t, allow, run(unix.SYS_PRLIMIT64, 0, unix.RLIMIT_NOFILE, 0, 0xc000), "getrlimit")
+	assert.Equal(t, allow, run(unix.SYS_PRLIMIT64, self, unix.RLIMIT_NOFILE, 0, 0xc000), "read its own")
+	assert.Equal(t, eperm, run(unix.SYS_PRLIMIT64, 0, unix.RLIMIT_NOFILE, 0xc000, 0), "setrlimit")
+	assert.Equal(t, eperm, run(unix.SYS_PRLIMIT64, 0, unix.RLIMIT_NOFILE, 1<<32, 0), "setrlimit, pointer above 4 GiB")
+	assert.Equal(t, eperm, run(unix.SYS_PRLIMIT64, 1, unix.RLIMIT_NOFILE, 0, 0xc000), "read another's")
+	assert.Equal(t, eperm, run(unix.SYS_PRLIMIT64, self+1, unix.RLIMIT_NOFILE, 0xc000, 0), "set another's")
+
+	assert.Equal(t, uint32(unix.SECCOMP_RET_KILL_PROCESS), runBPF(t, prog, 0x40000003, 0))
+	if hasX32 {
+		assert.Equal(t, eperm, run(x32Bit|1), "x32 call")
+	}
 }
 
-// runBPF interprets the instructions seccompFilter uses, on seccomp_data{nr, arch}.
-func runBPF(t *testing.T, prog []unix.SockFilter, nr, arch uint32) uint32 {
+// runBPF interprets the instructions seccompFilter uses, on a seccomp_data of nr, arch and
+// args.
+func runBPF(t *testing.T, prog []unix.SockFilter, arch, nr uint32, args ...uint64) uint32 {
 	t.Helper()
 	var acc uint32
 	for pc := 0; pc < len(prog); pc++ {
 		in := prog[pc]
+		cond := false
 		switch in.Code {
 		case unix.BPF_LD | unix.BPF_W | unix.BPF_ABS:
-			switch in.K {
-			case 0:
+			switch k := in.K; {
+			case k == 0:
 				acc = nr
-			case 4:
+			case k == 4:
 				acc = arch
+			case k >= 16 && k < 64 && k%4 == 0:
+				var a uint64
+				if i := int(k-16) / 8; i < len(args) {
+					a = args[i]
+				}
+				acc = uint32(a >> (32 * ((k - 16) % 8 / 4)))
 			default:
 				t.Fatalf("load at %d", in.K)
 			}
+			continue
 		case unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K:
-			if acc == in.K {
-				pc += int(in.Jt)
-			} else {
-				pc += int(in.Jf)
-			}
+			cond = acc == in.K
 		case unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K:
-			if acc >= in.K {
-				pc += int(in.Jt)
-			} else {
-				pc += int(in.Jf)
-			}
+			cond = acc >= in.K
+		case unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K:
+			cond = acc&in.K != 0
 		case unix.BPF_RET | unix.BPF_K:
 			return in.K
 		default:
 			t.Fatalf("instruction %#x", in.Code)
+		}
+		if cond {
+			pc += int(in.Jt)
+		} else {
+			pc += int(in.Jf)
 		}
 	}
 	t.Fatal("ran off the end")
