@@ -82,7 +82,8 @@ func TestPutAcceptsEveryFormat(t *testing.T) {
 }
 
 func TestPutRejectsBeforeDecoding(t *testing.T) {
-	lim := Limits{MaxPixels: 1 << 20, MaxFrames: 10, Formats: []Format{JPEG, PNG, GIF, WebP, BMP, TIFF}}
+	lim := Limits{MaxPixels: 1 << 20, MaxFrames: 10, MaxTotalPixels: 8 << 20, Formats: []Format{JPEG, PNG, GIF, WebP, BMP, TIFF}}
+
 	c := newTestCache(t, WithLimits(lim))
 	forbidDecode(t, c)
 	for _, tc := range []struct {
@@ -97,7 +98,16 @@ func TestPutRejectsBeforeDecoding(t *testing.T) {
 		{"png width over MaxWidth", fixture.PNGHeader(16385, 1), "", []error{ErrDimensions}},
 		{"png zero width", fixture.PNGHeader(0, 10), "", []error{ErrDimensions}},
 		{"png height over int32", fixture.PNGHeader(10, 1<<31-1), "", []error{ErrDimensions}},
+		// One row over MaxPixels, in every format: small enough that the memory budget
+		// would let the decode start, so only the per-format size check refuses it.
+		{"jpeg one row over MaxPixels", fixture.JPEGHeader(1024, 1025), "", []error{ErrDimensions}},
+		{"gif one row over MaxPixels", fixture.GIF(1024, 1025, 1), "", []error{ErrDimensions}},
+		{"webp one row over MaxPixels", fixture.WebPLossless(1024, 1025, color.NRGBA{A: 255}), "", []error{ErrDimensions}},
+		{"bmp one row over MaxPixels", fixture.BMPHeader(1024, 1025), "", []error{ErrDimensions}},
+		{"tiff one row over MaxPixels", fixture.TIFF(1024, 1025), "", []error{ErrDimensions}},
+		{"gif frames over MaxTotalPixels", fixture.GIFFrameBomb(1000, 1000, 9), "", []error{ErrDimensions}},
 		{"jpeg declaring 65500x65500", fixture.JPEGHeader(65500, 65500), "image/jpeg", []error{ErrDimensions}},
+
 		{"jpeg progressive scan flood", fixture.JPEGScanFlood(512, 512, 5000), "", []error{ErrDimensions}},
 		{"gif 10000 frames", fixture.GIFManyFrames(10000), "image/gif", []error{ErrDimensions}},
 		{"gif 11 frames, one over MaxFrames", fixture.GIFManyFrames(11), "", []error{ErrDimensions}},
