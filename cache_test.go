@@ -15,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -509,9 +510,16 @@ func TestRejectionsAreLoggedWithoutUserBytes(t *testing.T) {
 	defer c.Close()
 	_, err = c.Put(t.Context(), bytes.NewReader(fixture.HTML()), DeclaredType("image/png"))
 	require.Error(t, err)
+	// A reader's own error may quote the body (a multipart parser's does): keep its type
+	// for errors.Is, never its text.
+	readerErr := errors.New("bad part <script>alert(1)</script>")
+	_, rerr := c.Put(t.Context(), io.MultiReader(bytes.NewReader(fixture.PNG(8, 8)), iotest.ErrReader(readerErr)))
+	require.ErrorIs(t, rerr, readerErr)
+	assert.NotContains(t, rerr.Error(), "<script", "error echoes the reader's message")
 	_, err = c.Put(t.Context(), bytes.NewReader(fixture.PNGHeader(100000, 100000)))
 	require.Error(t, err)
 	mu.Lock()
+
 	out := buf.String()
 	mu.Unlock()
 	assert.Contains(t, out, `"reason":"unsupported_format"`)

@@ -83,7 +83,6 @@ func TestDecoderPanicIsRecovered(t *testing.T) {
 	defer cancel()
 	require.NoError(t, c.budget.waitIdle(idle), "budget still held after a recovered panic")
 
-
 	// The process and the cache carry on.
 	c.hooks.decodeStart = nil
 	put(t, c, fixture.PNG(10, 10))
