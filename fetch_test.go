@@ -435,15 +435,27 @@ func TestFetchRedirectIntoDeniedRange(t *testing.T) {
 		"/decimal":  fmt.Sprintf("http://2130706434:%d/", ip),
 		"/metadata": fmt.Sprintf("http://169.254.169.254:%d/latest/meta-data/", ip),
 		"/mapped":   fmt.Sprintf("http://[::ffff:127.0.0.2]:%d/", ip),
-		"/userinfo": fmt.Sprintf("http://user:pass@images.example:%d/", ip),
+		"/userinfo": "", // set below: server A itself, so only the URL rule refuses it
+
 		"/scheme":   "ftp://images.example/",
 		"/file":     "file:///etc/passwd",
 		"/host":     fmt.Sprintf("http://images.other:%d/", ip),
 		"/port":     "http://images.example:22/",
 	}
+	img := fixture.PNG(8, 8)
 	srvA, hitsA := startServer(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/image" { // reached only by a followed /userinfo redirect
+			w.Header().Set("Content-Type", "image/png")
+			_, _ = w.Write(img)
+			return
+		}
 		http.Redirect(w, r, targets[r.URL.Path]+secretQuery, http.StatusFound)
 	}))
+	// Every other rule is also enforced when the connection is dialled; userinfo is
+	// refused only by the redirect's own URL check (the client would send it as
+	// an Authorization header to a reachable, allowed host).
+	targets["/userinfo"] = fmt.Sprintf("http://user:pass@images.example:%d/image", portOf(srvA))
+
 	r := resolveTo("images.example", "127.0.0.1", "internal.example", "127.0.0.2", "images.other", "127.0.0.2")
 	c := newTestCache(t, WithFetch(FetchPolicy{
 		AllowedHosts:    []string{"images.example", "internal.example", "*"},
