@@ -437,10 +437,10 @@ func TestFetchRedirectIntoDeniedRange(t *testing.T) {
 		"/mapped":   fmt.Sprintf("http://[::ffff:127.0.0.2]:%d/", ip),
 		"/userinfo": "", // set below: server A itself, so only the URL rule refuses it
 
-		"/scheme":   "ftp://images.example/",
-		"/file":     "file:///etc/passwd",
-		"/host":     fmt.Sprintf("http://images.other:%d/", ip),
-		"/port":     "http://images.example:22/",
+		"/scheme": "ftp://images.example/",
+		"/file":   "file:///etc/passwd",
+		"/host":   fmt.Sprintf("http://images.other:%d/", ip),
+		"/port":   "http://images.example:22/",
 	}
 	img := fixture.PNG(8, 8)
 	srvA, hitsA := startServer(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
