@@ -84,7 +84,6 @@ func TestPutAcceptsEveryFormat(t *testing.T) {
 
 func TestPutRejectsBeforeDecoding(t *testing.T) {
 	lim := Limits{MaxPixels: 1 << 20, MaxFrames: 10, MaxTotalPixels: 8 << 20, Formats: []Format{JPEG, PNG, GIF, WebP, BMP, TIFF}}
-
 	c := newTestCache(t, WithLimits(lim))
 	forbidDecode(t, c)
 	for _, tc := range []struct {
@@ -108,7 +107,6 @@ func TestPutRejectsBeforeDecoding(t *testing.T) {
 		{"tiff one row over MaxPixels", fixture.TIFF(1024, 1025), "", []error{ErrDimensions}},
 		{"gif frames over MaxTotalPixels", fixture.GIFFrameBomb(1000, 1000, 9), "", []error{ErrDimensions}},
 		{"jpeg declaring 65500x65500", fixture.JPEGHeader(65500, 65500), "image/jpeg", []error{ErrDimensions}},
-
 		{"jpeg progressive scan flood", fixture.JPEGScanFlood(512, 512, 5000), "", []error{ErrDimensions}},
 		{"gif 10000 frames", fixture.GIFManyFrames(10000), "image/gif", []error{ErrDimensions}},
 		{"gif 11 frames, one over MaxFrames", fixture.GIFManyFrames(11), "", []error{ErrDimensions}},
@@ -519,7 +517,6 @@ func TestRejectionsAreLoggedWithoutUserBytes(t *testing.T) {
 	_, err = c.Put(t.Context(), bytes.NewReader(fixture.PNGHeader(100000, 100000)))
 	require.Error(t, err)
 	mu.Lock()
-
 	out := buf.String()
 	mu.Unlock()
 	assert.Contains(t, out, `"reason":"unsupported_format"`)

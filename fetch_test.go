@@ -436,11 +436,10 @@ func TestFetchRedirectIntoDeniedRange(t *testing.T) {
 		"/metadata": fmt.Sprintf("http://169.254.169.254:%d/latest/meta-data/", ip),
 		"/mapped":   fmt.Sprintf("http://[::ffff:127.0.0.2]:%d/", ip),
 		"/userinfo": "", // set below: server A itself, so only the URL rule refuses it
-
-		"/scheme": "ftp://images.example/",
-		"/file":   "file:///etc/passwd",
-		"/host":   fmt.Sprintf("http://images.other:%d/", ip),
-		"/port":   "http://images.example:22/",
+		"/scheme":   "ftp://images.example/",
+		"/file":     "file:///etc/passwd",
+		"/host":     fmt.Sprintf("http://images.other:%d/", ip),
+		"/port":     "http://images.example:22/",
 	}
 	img := fixture.PNG(8, 8)
 	srvA, hitsA := startServer(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -455,7 +454,6 @@ func TestFetchRedirectIntoDeniedRange(t *testing.T) {
 	// refused only by the redirect's own URL check (the client would send it as
 	// an Authorization header to a reachable, allowed host).
 	targets["/userinfo"] = fmt.Sprintf("http://user:pass@images.example:%d/image", portOf(srvA))
-
 	r := resolveTo("images.example", "127.0.0.1", "internal.example", "127.0.0.2", "images.other", "127.0.0.2")
 	c := newTestCache(t, WithFetch(FetchPolicy{
 		AllowedHosts:    []string{"images.example", "internal.example", "*"},
