@@ -596,6 +596,7 @@ func TestFetchHTTPS(t *testing.T) {
 
 func TestFetchOversize(t *testing.T) {
 	img := fixture.PNG(64, 64)
+	const hugeLength = 1 << 30
 	srv, _ := startServer(t, "", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "image/png")
 		switch r.URL.Path {
@@ -609,6 +610,9 @@ func TestFetchOversize(t *testing.T) {
 		case "/endless":
 			w.(http.Flusher).Flush()
 			writeForever(w, fixture.Endless(img))
+		case "/declared-huge": // a Content-Length over MaxBytes, then a short body
+			w.Header().Set("Content-Length", strconv.Itoa(hugeLength))
+			_, _ = w.Write(img)
 		}
 	}))
 	port := portOf(srv)
@@ -622,6 +626,9 @@ func TestFetchOversize(t *testing.T) {
 		{"/chunked", int64(len(img)), nil},
 		{"/chunked", int64(len(img)) - 1, ErrTooLarge},
 		{"/endless", 1 << 20, ErrTooLarge},
+		// Refused from the header alone: the body is never read, so its shortness
+		// never shows, and the error carries the declared length.
+		{"/declared-huge", 1 << 20, ErrTooLarge},
 	} {
 		t.Run(fmt.Sprintf("%s max %d", tc.path, tc.maxBytes), func(t *testing.T) {
 			c := newTestCache(t, WithLimits(Limits{MaxBytes: tc.maxBytes}),
@@ -636,6 +643,9 @@ func TestFetchOversize(t *testing.T) {
 			var le *LimitError
 			require.ErrorAs(t, err, &le)
 			assert.Equal(t, tc.maxBytes, le.Limit)
+			if tc.path == "/declared-huge" {
+				assert.EqualValues(t, hugeLength, le.Value, "refused from the body, not from Content-Length")
+			}
 		})
 	}
 }
