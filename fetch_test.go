@@ -197,7 +197,10 @@ func TestFetchIsOffWithoutWithFetch(t *testing.T) {
 		"http://169.254.169.254/latest/meta-data/" + secretQuery,
 		"https://images.example/a.png" + secretQuery,
 	} {
-		fetchErr(t, c, u, ErrForbiddenURL)
+		// Refused for being off, before any URL rule, lookup or request: not by a rule
+		// that a default policy would also apply.
+		err := fetchErr(t, c, u, ErrForbiddenURL)
+		assert.Contains(t, err.Error(), "fetching is not enabled")
 	}
 	assert.Zero(t, hits.Load())
 }
