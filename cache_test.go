@@ -15,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -82,7 +83,7 @@ func TestPutAcceptsEveryFormat(t *testing.T) {
 }
 
 func TestPutRejectsBeforeDecoding(t *testing.T) {
-	lim := Limits{MaxPixels: 1 << 20, MaxFrames: 10, Formats: []Format{JPEG, PNG, GIF, WebP, BMP, TIFF}}
+	lim := Limits{MaxPixels: 1 << 20, MaxFrames: 10, MaxTotalPixels: 8 << 20, Formats: []Format{JPEG, PNG, GIF, WebP, BMP, TIFF}}
 	c := newTestCache(t, WithLimits(lim))
 	forbidDecode(t, c)
 	for _, tc := range []struct {
@@ -97,6 +98,14 @@ func TestPutRejectsBeforeDecoding(t *testing.T) {
 		{"png width over MaxWidth", fixture.PNGHeader(16385, 1), "", []error{ErrDimensions}},
 		{"png zero width", fixture.PNGHeader(0, 10), "", []error{ErrDimensions}},
 		{"png height over int32", fixture.PNGHeader(10, 1<<31-1), "", []error{ErrDimensions}},
+		// One row over MaxPixels, in every format: small enough that the memory budget
+		// would let the decode start, so only the per-format size check refuses it.
+		{"jpeg one row over MaxPixels", fixture.JPEGHeader(1024, 1025), "", []error{ErrDimensions}},
+		{"gif one row over MaxPixels", fixture.GIF(1024, 1025, 1), "", []error{ErrDimensions}},
+		{"webp one row over MaxPixels", fixture.WebPLossless(1024, 1025, color.NRGBA{A: 255}), "", []error{ErrDimensions}},
+		{"bmp one row over MaxPixels", fixture.BMPHeader(1024, 1025), "", []error{ErrDimensions}},
+		{"tiff one row over MaxPixels", fixture.TIFF(1024, 1025), "", []error{ErrDimensions}},
+		{"gif frames over MaxTotalPixels", fixture.GIFFrameBomb(1000, 1000, 9), "", []error{ErrDimensions}},
 		{"jpeg declaring 65500x65500", fixture.JPEGHeader(65500, 65500), "image/jpeg", []error{ErrDimensions}},
 		{"jpeg progressive scan flood", fixture.JPEGScanFlood(512, 512, 5000), "", []error{ErrDimensions}},
 		{"gif 10000 frames", fixture.GIFManyFrames(10000), "image/gif", []error{ErrDimensions}},
@@ -474,6 +483,12 @@ func TestRejectionsAreLoggedWithoutUserBytes(t *testing.T) {
 	defer c.Close()
 	_, err = c.Put(t.Context(), bytes.NewReader(fixture.HTML()), DeclaredType("image/png"))
 	require.Error(t, err)
+	// A reader's own error may quote the body (a multipart parser's does): keep its type
+	// for errors.Is, never its text.
+	readerErr := errors.New("bad part <script>alert(1)</script>")
+	_, rerr := c.Put(t.Context(), io.MultiReader(bytes.NewReader(fixture.PNG(8, 8)), iotest.ErrReader(readerErr)))
+	require.ErrorIs(t, rerr, readerErr)
+	assert.NotContains(t, rerr.Error(), "<script", "error echoes the reader's message")
 	_, err = c.Put(t.Context(), bytes.NewReader(fixture.PNGHeader(100000, 100000)))
 	require.Error(t, err)
 	mu.Lock()

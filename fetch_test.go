@@ -197,7 +197,10 @@ func TestFetchIsOffWithoutWithFetch(t *testing.T) {
 		"http://169.254.169.254/latest/meta-data/" + secretQuery,
 		"https://images.example/a.png" + secretQuery,
 	} {
-		fetchErr(t, c, u, ErrForbiddenURL)
+		// Refused for being off, before any URL rule, lookup or request: not by a rule
+		// that a default policy would also apply.
+		err := fetchErr(t, c, u, ErrForbiddenURL)
+		assert.Contains(t, err.Error(), "fetching is not enabled")
 	}
 	assert.Zero(t, hits.Load())
 }
@@ -435,15 +438,25 @@ func TestFetchRedirectIntoDeniedRange(t *testing.T) {
 		"/decimal":  fmt.Sprintf("http://2130706434:%d/", ip),
 		"/metadata": fmt.Sprintf("http://169.254.169.254:%d/latest/meta-data/", ip),
 		"/mapped":   fmt.Sprintf("http://[::ffff:127.0.0.2]:%d/", ip),
-		"/userinfo": fmt.Sprintf("http://user:pass@images.example:%d/", ip),
+		"/userinfo": "", // set below: server A itself, so only the URL rule refuses it
 		"/scheme":   "ftp://images.example/",
 		"/file":     "file:///etc/passwd",
 		"/host":     fmt.Sprintf("http://images.other:%d/", ip),
 		"/port":     "http://images.example:22/",
 	}
+	img := fixture.PNG(8, 8)
 	srvA, hitsA := startServer(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/image" { // reached only by a followed /userinfo redirect
+			w.Header().Set("Content-Type", "image/png")
+			_, _ = w.Write(img)
+			return
+		}
 		http.Redirect(w, r, targets[r.URL.Path]+secretQuery, http.StatusFound)
 	}))
+	// Every other rule is also enforced when the connection is dialled; userinfo is
+	// refused only by the redirect's own URL check (the client would send it as
+	// an Authorization header to a reachable, allowed host).
+	targets["/userinfo"] = fmt.Sprintf("http://user:pass@images.example:%d/image", portOf(srvA))
 	r := resolveTo("images.example", "127.0.0.1", "internal.example", "127.0.0.2", "images.other", "127.0.0.2")
 	c := newTestCache(t, WithFetch(FetchPolicy{
 		AllowedHosts:    []string{"images.example", "internal.example", "*"},
@@ -586,6 +599,7 @@ func TestFetchHTTPS(t *testing.T) {
 
 func TestFetchOversize(t *testing.T) {
 	img := fixture.PNG(64, 64)
+	const hugeLength = 1 << 30
 	srv, _ := startServer(t, "", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "image/png")
 		switch r.URL.Path {
@@ -599,6 +613,9 @@ func TestFetchOversize(t *testing.T) {
 		case "/endless":
 			w.(http.Flusher).Flush()
 			writeForever(w, fixture.Endless(img))
+		case "/declared-huge": // a Content-Length over MaxBytes, then a short body
+			w.Header().Set("Content-Length", strconv.Itoa(hugeLength))
+			_, _ = w.Write(img)
 		}
 	}))
 	port := portOf(srv)
@@ -612,6 +629,9 @@ func TestFetchOversize(t *testing.T) {
 		{"/chunked", int64(len(img)), nil},
 		{"/chunked", int64(len(img)) - 1, ErrTooLarge},
 		{"/endless", 1 << 20, ErrTooLarge},
+		// Refused from the header alone: the body is never read, so its shortness
+		// never shows, and the error carries the declared length.
+		{"/declared-huge", 1 << 20, ErrTooLarge},
 	} {
 		t.Run(fmt.Sprintf("%s max %d", tc.path, tc.maxBytes), func(t *testing.T) {
 			c := newTestCache(t, WithLimits(Limits{MaxBytes: tc.maxBytes}),
@@ -626,6 +646,9 @@ func TestFetchOversize(t *testing.T) {
 			var le *LimitError
 			require.ErrorAs(t, err, &le)
 			assert.Equal(t, tc.maxBytes, le.Limit)
+			if tc.path == "/declared-huge" {
+				assert.EqualValues(t, hugeLength, le.Value, "refused from the body, not from Content-Length")
+			}
 		})
 	}
 }
