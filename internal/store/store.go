@@ -55,6 +55,9 @@ var (
 	ErrInvalidKey = errors.New("store: invalid key")
 	// ErrClosed is returned by every method after Close.
 	ErrClosed = errors.New("store: closed")
+	// ErrMetaMissing reports, from OriginalMeta, an original that is present
+	// without its metadata. Such an error also matches ErrNotExist.
+	ErrMetaMissing = errors.New("store: metadata missing")
 )
 
 const (
@@ -528,15 +531,21 @@ func notExist(op, id string, err error) error {
 // missError is a miss: errors.Is(err, ErrNotExist) holds, and it unwraps to
 // the (path-free) filesystem cause if there was one.
 type missError struct {
-	op, id string
-	cause  error
+	op, id   string
+	cause    error
+	metaOnly bool // the original is present, its metadata is not (ErrMetaMissing)
 }
 
 func (e *missError) Error() string {
+	if e.metaOnly {
+		return "store: " + e.op + " " + e.id + ": metadata missing"
+	}
 	return "store: " + e.op + " " + e.id + ": no such entry"
 }
 
-func (e *missError) Is(target error) bool { return target == ErrNotExist }
+func (e *missError) Is(target error) bool {
+	return target == ErrNotExist || (e.metaOnly && target == ErrMetaMissing)
+}
 
 func (e *missError) Unwrap() error { return e.cause }
 

@@ -1133,3 +1133,40 @@ func TestCause(t *testing.T) {
 	assert.Equal(t, "store: op aaaaaaaaaaaa: no such file or directory", wrapped.Error())
 	assert.NoError(t, cause(nil))
 }
+
+// TestMetaMissingAndReplaceMeta: an original without metadata is told apart from an absent
+// one (ErrMetaMissing, still ErrNotExist), ReplaceMeta restores or replaces the metadata
+// atomically, and never writes metadata for an absent original.
+func TestMetaMissingAndReplaceMeta(t *testing.T) {
+	dir := t.TempDir()
+	d := openStore(t, dir, Options{})
+	id := putOrig(t, d, []byte("orig"), []byte("m1"))
+	absent := keyN(7)
+
+	_, err := d.OriginalMeta(ctx, absent)
+	require.ErrorIs(t, err, ErrNotExist)
+	assert.NotErrorIs(t, err, ErrMetaMissing, "no original: plain miss")
+
+	require.NoError(t, os.Remove(fileOf(dir, metaPath(id))))
+	_, err = d.OriginalMeta(ctx, id)
+	require.ErrorIs(t, err, ErrMetaMissing)
+	require.ErrorIs(t, err, ErrNotExist)
+
+	require.NoError(t, d.ReplaceMeta(ctx, id, []byte("m2")))
+	got, err := d.OriginalMeta(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, []byte("m2"), got)
+	require.NoError(t, d.ReplaceMeta(ctx, id, []byte("m3")))
+	got, err = d.OriginalMeta(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, []byte("m3"), got)
+
+	require.ErrorIs(t, d.ReplaceMeta(ctx, absent, []byte("x")), ErrNotExist)
+	assert.NoFileExists(t, fileOf(dir, metaPath(absent)))
+	require.ErrorIs(t, d.ReplaceMeta(ctx, "../../etc", []byte("x")), ErrInvalidKey)
+	ents, err := os.ReadDir(fileOf(dir, dirTmp))
+	require.NoError(t, err)
+	assert.Empty(t, ents, "no temp file left behind")
+	require.NoError(t, d.Close())
+	require.ErrorIs(t, d.ReplaceMeta(ctx, id, []byte("x")), ErrClosed)
+}
