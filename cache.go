@@ -207,6 +207,9 @@ type hooks struct {
 	decodeStart func(ctx context.Context)
 	// getMiss runs when a Get misses the store, before it joins the shared render.
 	getMiss func()
+	// eagerRender runs in a Put's decode goroutine, after the proof and before each eager
+	// rendition rendered from its pixels, with the decode's context.
+	eagerRender func(ctx context.Context)
 }
 
 // New opens the cache stored in dir, creating dir if it is missing; an existing store is
