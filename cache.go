@@ -261,8 +261,12 @@ func (c *Cache) Limits() Limits {
 	return l
 }
 
-// Close waits for calls in progress (and the decodes they started) to finish, then closes
-// the store. Later calls return ErrClosed. Close is idempotent.
+// Close waits for calls in progress to finish, with the shared renders they started (a
+// Get's render goes on after its caller stops waiting, and Close waits for it too, queued
+// for budget or not), then closes the store and releases the directory's lock. Decodes
+// abandoned by callers whose context ended still hold budget, and end within DecodeTimeout;
+// Close waits for them too, so nothing touches the store after Close returns. Later calls
+// return ErrClosed. Close is idempotent.
 func (c *Cache) Close() error {
 	c.mu.Lock()
 	if c.closed {
