@@ -84,6 +84,9 @@ var (
 	// ErrStorage is returned when the store itself fails (disk full, I/O error). The
 	// message never contains the store's absolute path.
 	ErrStorage = errors.New("fastimagecache: storage failure")
+	// ErrLocked is returned by New when another Cache, in this process or another, has
+	// the directory open. It is released by that Cache's Close or by its process's death.
+	ErrLocked = errors.New("fastimagecache: directory in use by another Cache")
 )
 
 // ID names a stored original: the SHA-256 of its bytes as 64 lowercase hex characters.
@@ -177,7 +180,11 @@ type Rendition struct {
 }
 
 // Cache is a content-addressed image cache on one directory. It is safe for concurrent
-// use by many goroutines. Only one Cache (in one process) should use a directory at a time.
+// use by many goroutines. Only one Cache uses a directory at a time: New takes an
+// exclusive lock on it (flock(2) on the file "lock" inside it, on Linux, macOS and the
+// BSDs) and fails with ErrLocked while another Cache, in this process or another, holds
+// it; Close or the death of the process releases it. Elsewhere (Windows) nothing enforces
+// this, and two Caches on one directory must be avoided by the caller.
 type Cache struct {
 	cfg    config
 	lim    Limits
@@ -214,7 +221,8 @@ type hooks struct {
 
 // New opens the cache stored in dir, creating dir if it is missing; an existing store is
 // reopened with all its entries, and temporary files left by a crash are removed. Options
-// are validated once: a negative limit is an error.
+// are validated once: a negative limit is an error. New fails at once with an error
+// wrapping ErrLocked while another Cache has dir open (see Cache).
 func New(dir string, opts ...Option) (*Cache, error) {
 	cfg := defaultConfig()
 	for _, o := range opts {
@@ -379,6 +387,8 @@ func reasonOf(err error) string {
 		return "closed"
 	case errors.Is(err, ErrForbiddenURL):
 		return "forbidden_url"
+	case errors.Is(err, ErrLocked):
+		return "locked"
 	case errors.Is(err, ErrStorage):
 		return "storage"
 	}

@@ -32,6 +32,9 @@ type storage interface {
 // openDiskStore opens the local store; errors carry no absolute path.
 func openDiskStore(dir string, cfg config) (storage, error) {
 	d, err := store.Open(dir, store.Options{MaxRenditionBytes: cfg.maxStoreBytes, Logger: cfg.logger, Faults: cfg.storeFaults})
+	if errors.Is(err, store.ErrLocked) {
+		return nil, fmt.Errorf("open store: %w", ErrLocked)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w: %w", ErrStorage, err)
 	}

@@ -128,7 +128,21 @@ var allFormats = []fastimagecache.Format{fastimagecache.JPEG, fastimagecache.PNG
 
 func openCache(dir string, opts ...fastimagecache.Option) (*fastimagecache.Cache, error) {
 	opts = append([]fastimagecache.Option{fastimagecache.WithLimits(fastimagecache.Limits{Formats: allFormats})}, opts...)
-	return fastimagecache.New(dir, opts...)
+	return newCache(dir, opts...)
+}
+
+// errDirInUse is what every command says when another process has the store open.
+var errDirInUse = errors.New("the store directory is in use by another fastimagecache process " +
+	"(a running `serve`, or another command): stop it, or pass a different -dir")
+
+// newCache opens the store, turning the library's ErrLocked into a message that says what
+// to do.
+func newCache(dir string, opts ...fastimagecache.Option) (*fastimagecache.Cache, error) {
+	c, err := fastimagecache.New(dir, opts...)
+	if errors.Is(err, fastimagecache.ErrLocked) {
+		return nil, errDirInUse
+	}
+	return c, err
 }
 
 func putCmd(ctx context.Context, args []string, stdout io.Writer) error {

@@ -126,7 +126,7 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	if *isolate {
 		opts = append(opts, fastimagecache.WithIsolation(fastimagecache.IsolationConfig{}))
 	}
-	c, err := fastimagecache.New(*dir, opts...)
+	c, err := newCache(*dir, opts...)
 	if err != nil {
 		return err
 	}
