@@ -12,10 +12,11 @@
 //	fastimagecache bench    compare thumbnail speed and quality with a naive pipeline and vipsthumbnail
 //
 // Every command takes -h. The store directory (-dir) defaults to fastimagecache under the
-// user's cache directory.
+// user's cache directory. One process at a time may have a directory open: while serve
+// runs on it, the other commands fail at once and say so.
 //
 // Exit codes: 0 success; 1 a request failed (a rejected input, an unknown ID, a corrupt
-// entry found by verify); 2 bad usage.
+// entry found by verify, the directory in use); 2 bad usage.
 package main
 
 import (
