@@ -4,7 +4,6 @@ package fastimagecache
 
 import (
 	"bufio"
-	"bytes"
 	"os"
 	"os/exec"
 	"testing"
@@ -55,7 +54,7 @@ func TestNewLocksDirectoryAcrossProcesses(t *testing.T) {
 	defer stdin.Close()
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	var stderr bytes.Buffer
+	var stderr lockedBuffer // written by exec's copying goroutine while the child runs
 	cmd.Stderr = &stderr
 	require.NoError(t, cmd.Start())
 	exited := false
