@@ -84,6 +84,9 @@ var (
 	// ErrStorage is returned when the store itself fails (disk full, I/O error). The
 	// message never contains the store's absolute path.
 	ErrStorage = errors.New("fastimagecache: storage failure")
+	// ErrLocked is returned by New when another Cache, in this process or another, has
+	// the directory open. It is released by that Cache's Close or by its process's death.
+	ErrLocked = errors.New("fastimagecache: directory in use by another Cache")
 )
 
 // ID names a stored original: the SHA-256 of its bytes as 64 lowercase hex characters.
@@ -177,7 +180,11 @@ type Rendition struct {
 }
 
 // Cache is a content-addressed image cache on one directory. It is safe for concurrent
-// use by many goroutines. Only one Cache (in one process) should use a directory at a time.
+// use by many goroutines. Only one Cache uses a directory at a time: New takes an
+// exclusive lock on it (flock(2) on the file "lock" inside it, on Linux, macOS and the
+// BSDs) and fails with ErrLocked while another Cache, in this process or another, holds
+// it; Close or the death of the process releases it. Elsewhere (Windows) nothing enforces
+// this, and two Caches on one directory must be avoided by the caller.
 type Cache struct {
 	cfg    config
 	lim    Limits
@@ -207,11 +214,15 @@ type hooks struct {
 	decodeStart func(ctx context.Context)
 	// getMiss runs when a Get misses the store, before it joins the shared render.
 	getMiss func()
+	// eagerRender runs in a Put's decode goroutine, after the proof and before each eager
+	// rendition rendered from its pixels, with the decode's context.
+	eagerRender func(ctx context.Context)
 }
 
 // New opens the cache stored in dir, creating dir if it is missing; an existing store is
 // reopened with all its entries, and temporary files left by a crash are removed. Options
-// are validated once: a negative limit is an error.
+// are validated once: a negative limit is an error. New fails at once with an error
+// wrapping ErrLocked while another Cache has dir open (see Cache).
 func New(dir string, opts ...Option) (*Cache, error) {
 	cfg := defaultConfig()
 	for _, o := range opts {
@@ -259,8 +270,12 @@ func (c *Cache) Limits() Limits {
 	return l
 }
 
-// Close waits for calls in progress (and the decodes they started) to finish, then closes
-// the store. Later calls return ErrClosed. Close is idempotent.
+// Close waits for calls in progress to finish, with the shared renders they started (a
+// Get's render goes on after its caller stops waiting, and Close waits for it too, queued
+// for budget or not), then closes the store and releases the directory's lock. Decodes
+// abandoned by callers whose context ended still hold budget, and end within DecodeTimeout;
+// Close waits for them too, so nothing touches the store after Close returns. Later calls
+// return ErrClosed. Close is idempotent.
 func (c *Cache) Close() error {
 	c.mu.Lock()
 	if c.closed {
@@ -377,6 +392,8 @@ func reasonOf(err error) string {
 		return "closed"
 	case errors.Is(err, ErrForbiddenURL):
 		return "forbidden_url"
+	case errors.Is(err, ErrLocked):
+		return "locked"
 	case errors.Is(err, ErrStorage):
 		return "storage"
 	}

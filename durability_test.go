@@ -8,8 +8,7 @@ package fastimagecache
 //
 // Tests about what is on disk run with the memory tier off (WithMemoryCache(-1)), so that
 // every Get goes to the store; those where the tier must not change the outcome run with
-// it on and off. Tests of bugs not fixed yet skip with "bug: ..." unless
-// FASTIMAGECACHE_KNOWN_BUGS=1.
+// it on and off. No test here is skipped for a known bug.
 
 import (
 	"bytes"
@@ -50,15 +49,6 @@ var durTiers = []struct {
 
 // diskOnly turns the memory tier off, for tests about what the store does on disk.
 var diskOnly = WithMemoryCache(-1)
-
-// durKnownBug skips a test of a bug that is reported but not fixed yet, unless
-// FASTIMAGECACHE_KNOWN_BUGS is set.
-func durKnownBug(t *testing.T, bug string) {
-	t.Helper()
-	if os.Getenv("FASTIMAGECACHE_KNOWN_BUGS") == "" {
-		t.Skip("bug: " + bug + " (FASTIMAGECACHE_KNOWN_BUGS=1 runs it)")
-	}
-}
 
 // durLog is a goroutine-safe JSON log sink for WithLogger.
 type durLog struct {
@@ -920,14 +910,13 @@ func TestDurabilityMemoryTierForgetsQuarantinedOriginal(t *testing.T) {
 	}
 }
 
-// ---- known bugs (reported, not fixed yet) ----
+// ---- the memory tier and the disk LRU; duplicate Puts ----
 
 // TestDurabilityMemoryTierHitsKeepDiskLRU: a rendition re-read from the memory tier is
-// recently used, so the disk quota must not evict it first. Today memory hits never reach
-// the store, so the hottest renditions look the least recently used on disk, are evicted
-// first, and must all be re-rendered after a restart.
+// recently used, so the disk quota must not evict it first (get.go reports every memory
+// hit to the store's LRU with MarkUsed). Otherwise the hottest renditions look the least
+// recently used on disk, are evicted first, and must all be re-rendered after a restart.
 func TestDurabilityMemoryTierHitsKeepDiskLRU(t *testing.T) {
-	durKnownBug(t, "hits served by the memory tier do not refresh the store's LRU (get.go: c.hot.Get returns before c.store.OpenRendition), so the disk evicts the hottest renditions first")
 	ref := newDurRef(t)
 	src := fixture.PNG(96, 72)
 	hot, flood := durFloodSpecs()
@@ -953,11 +942,11 @@ func TestDurabilityMemoryTierHitsKeepDiskLRU(t *testing.T) {
 }
 
 // TestDurabilityPutRepairsCorruptOriginal: a Put of bytes whose stored copy has rotted on
-// disk must not report "already stored" over the bad copy. Today the duplicate check reads
-// only the metadata, so the Put succeeds, the bad copy stays, and the next read of it
-// quarantines it: the image is lost although its owner has just uploaded it again.
+// disk must not report "already stored" over the bad copy: ingest re-reads (and so verifies)
+// the stored original, which quarantines a bad one, and stores the new bytes. Otherwise the
+// Put succeeds, the bad copy stays, and the next read of it quarantines it: the image is
+// lost although its owner has just uploaded it again.
 func TestDurabilityPutRepairsCorruptOriginal(t *testing.T) {
-	durKnownBug(t, "Put of bytes already stored trusts the metadata and never checks or rewrites a corrupt stored original (put.go ingest: loadMeta short-circuit; store PutOriginal fast path)")
 	ref := newDurRef(t)
 	src := fixture.PNG(80, 60)
 	dir := t.TempDir()

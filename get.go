@@ -69,6 +69,13 @@ func (c *Cache) get(ctx context.Context, id ID, spec Spec) (*Rendition, error) {
 		c.hooks.getMiss()
 	}
 	ch := c.group.DoChan(key, func() (any, error) {
+		// The shared render outlives a caller that stops waiting: it counts as a call of
+		// its own, so Close waits for it (queued for budget, rendering, or storing) and
+		// it never touches the store after Close.
+		if err := c.enter(); err != nil {
+			return nil, err
+		}
+		defer c.leave()
 		return c.renderAndStore(context.WithoutCancel(ctx), id, cs, key)
 	})
 	select {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/fastimagecache/fastimagecache/internal/store"
@@ -93,19 +94,9 @@ func (c *Cache) ingest(ctx context.Context, r io.Reader, pc putConfig) (Info, he
 	}
 	m := metaOf(h, int64(n))
 	eager := c.eagerSpecs(id, m)
-	var dec decoded // kept only for eager renditions, which renderEager reserves for again
-	err = c.run(ctx, putBytes(h, n), func(ctx context.Context) error {
-		d, err := c.proveImage(ctx, data, h)
-		if len(eager) > 0 {
-			dec = d
-		}
-		return err
-	})
-	if err != nil {
+	if err := c.proveAndRenderEager(ctx, data, h, eager); err != nil {
 		return Info{}, h, n, false, err
 	}
-	c.renderEager(ctx, dec, h, eager)
-	dec = decoded{} // collectable while the original is written
 	raw, err := json.Marshal(m)
 	if err != nil {
 		return Info{}, h, n, false, fmt.Errorf("encode metadata: %w: %w", ErrStorage, err)
@@ -144,32 +135,84 @@ func (c *Cache) eagerSpecs(id ID, m originalMeta) []eagerRendition {
 	return out
 }
 
-// renderEager renders the eager renditions that can come from the proving decode dec
-// (see reusable), under a reservation of their own, and records each one's outcome. A
-// failure of the reservation itself (a full budget, a deadline) leaves them to storeEager,
-// which tries again with a decode of their own.
-func (c *Cache) renderEager(ctx context.Context, dec decoded, h header, eager []eagerRendition) {
-	var need int64
-	for _, e := range eager {
-		if reusable(dec, h, e.spec) {
-			// renderBytes counts the planes of a decode at the Spec's scale: those dec
-			// holds, as the Spec decodes at the proving decode's scale.
-			need = max(need, renderBytes(h, e.spec)+decodeOverhead)
+// proveAndRenderEager runs the proving decode of data (inspected as h) and, under the same
+// reservation and in the same goroutine, renders from its pixels the eager renditions that
+// can come from it (see fromProof), recording each one's outcome in eager. The pixels are
+// dropped when it returns; the renditions not rendered here are left to storeEager.
+//
+// Only the proof decides the result: a deadline that fires after the proof succeeded, in
+// an eager render, fails those renditions, not the Put. The eager results are written by
+// the decode goroutine into a slice of its own and copied into eager only when run has
+// returned because that goroutine did (a run that gives up on a deadline returns while
+// the goroutine may still be writing).
+func (c *Cache) proveAndRenderEager(ctx context.Context, data []byte, h header, eager []eagerRendition) error {
+	base := putBytes(h, len(data))
+	var extra int64
+	var from []int // indexes into eager rendered from the proof
+	for i, e := range eager {
+		if !c.fromProof(h, e.spec) {
+			continue
+		}
+		// renderBytes counts the planes of a decode at the Spec's scale: those the proof
+		// holds, as the Spec decodes at the proving decode's scale. A rendition the budget
+		// cannot hold beside the proof is left to storeEager, which meets the limit alone.
+		if need := renderBytes(h, e.spec) + decodeOverhead; base+need <= c.lim.MemoryBudget {
+			extra = max(extra, need)
+			from = append(from, i)
 		}
 	}
-	if need == 0 {
-		return
+	// The decode goroutine owns results (a copy of the specs it renders) until run returns
+	// nil; eager itself is never touched by it.
+	results := make([]eagerRendition, len(from))
+	for j, i := range from {
+		results[j] = eagerRendition{spec: eager[i].spec, key: eager[i].key}
 	}
-	_ = c.run(context.WithValue(ctx, noDecode{}, true), need, func(ctx context.Context) error {
-		for i := range eager {
-			e := &eager[i]
-			if reusable(dec, h, e.spec) && ctx.Err() == nil {
-				e.out, e.err = renderDecoded(ctx, dec, h, e.spec)
-				e.done = true
+	var proved atomic.Bool
+	err := c.run(ctx, base+extra, func(ctx context.Context) error {
+		dec, err := c.proveImage(ctx, data, h)
+		if err != nil {
+			return err
+		}
+		proved.Store(true)
+		for j := range results {
+			r := &results[j]
+			if !reusable(dec, h, r.spec) {
+				continue
+			}
+			if c.hooks.eagerRender != nil {
+				c.hooks.eagerRender(ctx)
+			}
+			r.done = true
+			if r.err = ctx.Err(); r.err == nil {
+				r.out, r.err = renderDecoded(ctx, dec, h, r.spec)
 			}
 		}
 		return nil
 	})
+	switch {
+	case err == nil:
+		// run returned fn's own result, so the goroutine has finished with results.
+		for j, i := range from {
+			eager[i].out, eager[i].err, eager[i].done = results[j].out, results[j].err, results[j].done
+		}
+		return nil
+	case proved.Load() && ctx.Err() == nil:
+		// The proof succeeded; an eager render then failed the run (its deadline fired, or
+		// it panicked) and may still be running: its results are never read, and those
+		// renditions are skipped. The Put stands.
+		for _, i := range from {
+			eager[i].done, eager[i].err = true, err
+		}
+		return nil
+	}
+	return err
+}
+
+// fromProof reports whether the eager rendition s of an image with header h can be
+// rendered from the proving decode's pixels (see reusable): in process, and, for a JPEG,
+// at the proof's reduced scale.
+func (c *Cache) fromProof(h header, s Spec) bool {
+	return c.iso == nil && (h.format != JPEG || renderOpts(h, s).jpegScale == proveOpts.jpegScale)
 }
 
 // storeEager stores the eager renditions of the image id just stored: those rendered from

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/fastimagecache/fastimagecache/internal/store"
 )
@@ -18,6 +19,7 @@ type storage interface {
 	PutOriginal(ctx context.Context, id string, data, meta []byte) (created bool, err error)
 	Original(ctx context.Context, id string) ([]byte, error)
 	OriginalMeta(ctx context.Context, id string) ([]byte, error)
+	ReplaceMeta(ctx context.Context, id string, meta []byte) error
 	Delete(ctx context.Context, id string) error
 	PutRendition(ctx context.Context, id, key string, meta, payload []byte) error
 	OpenRendition(ctx context.Context, id, key string) (*store.Rendition, error)
@@ -30,6 +32,9 @@ type storage interface {
 // openDiskStore opens the local store; errors carry no absolute path.
 func openDiskStore(dir string, cfg config) (storage, error) {
 	d, err := store.Open(dir, store.Options{MaxRenditionBytes: cfg.maxStoreBytes, Logger: cfg.logger, Faults: cfg.storeFaults})
+	if errors.Is(err, store.ErrLocked) {
+		return nil, fmt.Errorf("open store: %w", ErrLocked)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w: %w", ErrStorage, err)
 	}
@@ -73,8 +78,9 @@ func (m originalMeta) valid() bool {
 	return m.Format.known() && m.Width > 0 && m.Height > 0 && m.Frames > 0 && m.Size > 0
 }
 
-// loadMeta reads an original's metadata. Metadata that does not parse is rebuilt from the
-// original itself (which the store verifies against its digest).
+// loadMeta reads an original's metadata. Metadata that is missing or does not parse is
+// rebuilt from the original itself (which the store verifies against its digest) and
+// written back (see readMeta).
 func (c *Cache) loadMeta(ctx context.Context, id ID) (originalMeta, error) {
 	if m, ok := c.metas.Get(string(id)); ok {
 		return m, nil
@@ -91,24 +97,43 @@ func (c *Cache) loadMeta(ctx context.Context, id ID) (originalMeta, error) {
 // metaSize is what one cached originalMeta counts against the memory tier.
 const metaSize = 128
 
+// readMeta reads an original's metadata from the store. When the original is present
+// but its metadata is missing (a crash between the two, a file removed by hand) or does
+// not parse, the metadata is rebuilt from the verified original and written back, so a
+// stored image never looks absent. A failure to write it back is logged: the rebuilt
+// metadata is still returned.
 func (c *Cache) readMeta(ctx context.Context, id ID) (originalMeta, error) {
 	raw, err := c.store.OriginalMeta(ctx, string(id))
-	if err != nil {
+	if err != nil && !errors.Is(err, store.ErrMetaMissing) {
 		return originalMeta{}, storeErr("stat "+id.short(), err)
 	}
 	var m originalMeta
-	if json.Unmarshal(raw, &m) == nil && m.valid() {
+	if err == nil && json.Unmarshal(raw, &m) == nil && m.valid() {
 		return m, nil
 	}
 	data, err := c.store.Original(ctx, string(id))
 	if err != nil {
+		if errors.Is(err, store.ErrCorrupt) || errors.Is(err, store.ErrNotExist) {
+			c.hot.RemoveOwner(string(id))
+		}
 		return originalMeta{}, storeErr("read "+id.short(), err)
 	}
 	h, err := inspect(data, putConfig{}, c.lim)
 	if err != nil {
 		return originalMeta{}, err
 	}
-	return metaOf(h, int64(len(data))), nil
+	m = metaOf(h, int64(len(data)))
+	raw, err = json.Marshal(m)
+	if err == nil {
+		err = c.store.ReplaceMeta(ctx, string(id), raw)
+	}
+	if err != nil {
+		c.log.LogAttrs(ctx, slog.LevelWarn, "metadata rebuilt but not stored",
+			slog.String("id", id.short()), slog.String("reason", reasonOf(storeErr("", err))))
+	} else {
+		c.log.LogAttrs(ctx, slog.LevelInfo, "metadata rebuilt from the original", slog.String("id", id.short()))
+	}
+	return m, nil
 }
 
 // renditionMeta is stored inside a rendition file.

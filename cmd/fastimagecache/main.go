@@ -12,10 +12,11 @@
 //	fastimagecache bench    compare thumbnail speed and quality with a naive pipeline and vipsthumbnail
 //
 // Every command takes -h. The store directory (-dir) defaults to fastimagecache under the
-// user's cache directory.
+// user's cache directory. One process at a time may have a directory open: while serve
+// runs on it, the other commands fail at once and say so.
 //
 // Exit codes: 0 success; 1 a request failed (a rejected input, an unknown ID, a corrupt
-// entry found by verify); 2 bad usage.
+// entry found by verify, the directory in use); 2 bad usage.
 package main
 
 import (
@@ -128,7 +129,21 @@ var allFormats = []fastimagecache.Format{fastimagecache.JPEG, fastimagecache.PNG
 
 func openCache(dir string, opts ...fastimagecache.Option) (*fastimagecache.Cache, error) {
 	opts = append([]fastimagecache.Option{fastimagecache.WithLimits(fastimagecache.Limits{Formats: allFormats})}, opts...)
-	return fastimagecache.New(dir, opts...)
+	return newCache(dir, opts...)
+}
+
+// errDirInUse is what every command says when another process has the store open.
+var errDirInUse = errors.New("the store directory is in use by another fastimagecache process " +
+	"(a running `serve`, or another command): stop it, or pass a different -dir")
+
+// newCache opens the store, turning the library's ErrLocked into a message that says what
+// to do.
+func newCache(dir string, opts ...fastimagecache.Option) (*fastimagecache.Cache, error) {
+	c, err := fastimagecache.New(dir, opts...)
+	if errors.Is(err, fastimagecache.ErrLocked) {
+		return nil, errDirInUse
+	}
+	return c, err
 }
 
 func putCmd(ctx context.Context, args []string, stdout io.Writer) error {

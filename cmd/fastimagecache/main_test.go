@@ -2,15 +2,18 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"image/jpeg"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fastimagecache/fastimagecache"
 	"github.com/fastimagecache/fastimagecache/internal/fixture"
 )
 
@@ -76,4 +79,36 @@ func TestCLIDemo(t *testing.T) {
 	cfg, err := jpeg.DecodeConfig(f)
 	require.NoError(t, err)
 	assert.Equal(t, [2]int{240, 320}, [2]int{cfg.Width, cfg.Height}, "EXIF-rotated photo comes out portrait")
+}
+
+// TestCLIDirInUse: while another Cache (a running serve) holds the store directory, every
+// command that opens it fails at once, exit code 1, with a message that says so; once it
+// is closed, the same command works.
+func TestCLIDirInUse(t *testing.T) {
+	dir := t.TempDir()
+	img := filepath.Join(t.TempDir(), "photo.png")
+	require.NoError(t, os.WriteFile(img, fixture.PNG(40, 30), 0o600))
+	holder, err := fastimagecache.New(dir)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = holder.Close() })
+	for _, args := range [][]string{
+		{"put", "-dir", dir, img},
+		{"stat", "-dir", dir, strings.Repeat("0", 64)},
+		{"verify", "-dir", dir},
+		{"gc", "-dir", dir},
+		{"serve", "-dir", dir, "-addr", "127.0.0.1:0", "-debug-addr", ""},
+	} {
+		// A hang guard: were the lock not enforced, serve would serve until ctx ends.
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		var out, errb bytes.Buffer
+		code := run(ctx, args, &out, &errb)
+		cancel()
+		stderr := errb.String()
+		assert.Equal(t, 1, code, "%v", args)
+		assert.Contains(t, stderr, "in use by another fastimagecache process", "%v", args)
+		assert.NotContains(t, stderr, dir, "no path in the message")
+	}
+	require.NoError(t, holder.Close())
+	code, out, stderr := runCLI(t, "put", "-dir", dir, img)
+	assert.Equal(t, 0, code, out+stderr)
 }

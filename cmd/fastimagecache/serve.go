@@ -134,7 +134,7 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	if *memLimit {
 		opts = append(opts, fastimagecache.WithRuntimeMemoryLimit())
 	}
-	c, err := fastimagecache.New(*dir, opts...)
+	c, err := newCache(*dir, opts...)
 	if err != nil {
 		return err
 	}

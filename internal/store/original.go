@@ -200,7 +200,10 @@ func (d *Disk) Original(ctx context.Context, id string) ([]byte, error) {
 }
 
 // OriginalMeta returns the metadata of the original stored under id, or
-// ErrNotExist if the original (or its metadata) is absent.
+// ErrNotExist if the original (or its metadata) is absent. When the original
+// is present and only its metadata is missing, the error also matches
+// ErrMetaMissing: the caller can rebuild the metadata from the original and
+// store it with ReplaceMeta.
 func (d *Disk) OriginalMeta(ctx context.Context, id string) ([]byte, error) {
 	const op = "read original meta"
 	if err := d.begin(ctx, op); err != nil {
@@ -219,7 +222,7 @@ func (d *Disk) OriginalMeta(ctx context.Context, id string) ([]byte, error) {
 	f, err := d.root.Open(metaPath(id))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, notExist(op, id, err)
+			return nil, &missError{op: op, id: short(id), cause: cause(err), metaOnly: true}
 		}
 		return nil, fsErr(op, id, err)
 	}
@@ -232,6 +235,55 @@ func (d *Disk) OriginalMeta(ctx context.Context, id string) ([]byte, error) {
 		return nil, fmt.Errorf("store: %s %s: metadata too large: %w", op, short(id), ErrCorrupt)
 	}
 	return meta, nil
+}
+
+// ReplaceMeta atomically writes meta as the metadata of the original stored
+// under id, replacing any there: for metadata rebuilt from the original after
+// it was found missing or unreadable. It returns ErrNotExist if the original
+// is absent; that check and the rename happen under the lock Delete takes, so
+// no metadata outlives its original.
+func (d *Disk) ReplaceMeta(ctx context.Context, id string, meta []byte) error {
+	const op = "write original meta"
+	if err := d.begin(ctx, op); err != nil {
+		return err
+	}
+	if !validKey(id) {
+		return ErrInvalidKey
+	}
+	if len(meta) > MaxOriginalMeta {
+		return fmt.Errorf("store: %s %s: metadata too large (%d bytes)", op, short(id), len(meta))
+	}
+	tmp, err := d.writeTemp(op, id, time.Time{}, meta)
+	if err != nil {
+		return err
+	}
+	defer func() { d.removeTemp(tmp) }()
+	d.mu.Lock()
+	err = func() error {
+		if d.closed.Load() {
+			return fmt.Errorf("store: %s: %w", op, ErrClosed)
+		}
+		ok, err := d.exists(originalPath(id))
+		if err != nil {
+			return fsErr(op, id, err)
+		}
+		if !ok {
+			return notExist(op, id, nil)
+		}
+		if err := d.rename(tmp, metaPath(id)); err != nil {
+			return fsErr(op, id, err)
+		}
+		tmp = ""
+		return nil
+	}()
+	d.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := d.syncDir(originalDir(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fsErr("sync original meta", id, err)
+	}
+	return nil
 }
 
 // Delete removes the original stored under id, its metadata and all its

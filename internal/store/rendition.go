@@ -196,9 +196,7 @@ func (d *Disk) OpenRendition(ctx context.Context, id, key string) (*Rendition, e
 		return nil, notExist(op, id, nil)
 	}
 	if touch {
-		if err := d.root.Chtimes(name, now, now); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			d.log.Warn("store: cannot touch rendition", "id", short(id), "err", cause(err))
-		}
+		d.touch(id, key, now)
 	}
 	return r, nil
 }
@@ -325,15 +323,36 @@ func (p *payloadReader) Close() error {
 }
 
 // MarkUsed records a use of a rendition served from a cache in front of the store, so
-// the LRU order sees it. It does no I/O (the file's mtime, the LRU clock that survives a
-// restart, is touched by the next OpenRendition). Unknown keys are ignored.
+// the LRU order sees it. Like a hit through OpenRendition, it refreshes the file's mtime
+// (the LRU clock that survives a restart) at most once per touchInterval; otherwise it
+// does no I/O. Unknown keys, and calls after Close, are ignored.
 func (d *Disk) MarkUsed(id, key string) {
+	if d == nil || d.closed.Load() || !validKey(id) || !validKey(key) {
+		return
+	}
 	now := d.now()
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	if e := d.lookupLocked(id, key); e != nil {
+	e := d.lookupLocked(id, key)
+	touch := false
+	if e != nil {
 		e.lastUse = now
 		d.lru.MoveToFront(e.elem)
+		if now.Sub(e.touched) >= touchInterval {
+			e.touched = now
+			touch = true
+		}
+	}
+	d.mu.Unlock()
+	if touch {
+		d.touch(id, key, now)
+	}
+}
+
+// touch sets a rendition file's mtime to now, the LRU clock Open rebuilds the order from.
+// A file evicted or deleted meanwhile is no error.
+func (d *Disk) touch(id, key string, now time.Time) {
+	if err := d.root.Chtimes(renditionPath(id, key), now, now); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		d.log.Warn("store: cannot touch rendition", "id", short(id), "err", cause(err))
 	}
 }
 

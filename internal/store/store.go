@@ -24,7 +24,10 @@
 // length, meta, 32-byte SHA-256 of the payload, uint64 big-endian payload
 // length, payload.
 //
-// A directory must be used by at most one Disk (one process) at a time.
+// A directory is used by at most one Disk at a time: Open takes an exclusive
+// flock(2) on the file "lock" in it (on systems that have flock) and fails
+// with ErrLocked while another Disk, in this process or another, holds it.
+// Close, or the death of the process, releases it.
 package store
 
 import (
@@ -55,6 +58,9 @@ var (
 	ErrInvalidKey = errors.New("store: invalid key")
 	// ErrClosed is returned by every method after Close.
 	ErrClosed = errors.New("store: closed")
+	// ErrMetaMissing reports, from OriginalMeta, an original that is present
+	// without its metadata. Such an error also matches ErrNotExist.
+	ErrMetaMissing = errors.New("store: metadata missing")
 )
 
 const (
@@ -104,6 +110,7 @@ type Options struct {
 type Disk struct {
 	// Immutable after Open. os.Root is safe for concurrent use.
 	root   *os.Root
+	lock   *os.File // holds the directory's lock (lockDir) until Close
 	now    func() time.Time
 	log    *slog.Logger
 	quota  int64
@@ -170,7 +177,14 @@ func Open(dir string, opt Options) (*Disk, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open: %w", cause(err))
 	}
+	// The lock comes first: init clears tmp/, which a running Disk writes to.
+	lock, err := lockDir(root)
+	if err != nil {
+		_ = root.Close()
+		return nil, err
+	}
 	d := &Disk{
+		lock:   lock,
 		root:   root,
 		now:    opt.Now,
 		log:    opt.Logger,
@@ -187,6 +201,7 @@ func Open(dir string, opt Options) (*Disk, error) {
 	}
 	if err := d.init(); err != nil {
 		_ = root.Close()
+		_ = lock.Close()
 		return nil, err
 	}
 	return d, nil
@@ -389,7 +404,12 @@ func (d *Disk) Close() error {
 	}
 	d.closed.Store(true)
 	d.mu.Unlock()
-	if err := d.root.Close(); err != nil {
+	err := d.root.Close()
+	// Closing the lock file releases the directory for the next Disk.
+	if lerr := d.lock.Close(); err == nil {
+		err = lerr
+	}
+	if err != nil {
 		return fmt.Errorf("store: close: %w", cause(err))
 	}
 	return nil
@@ -528,15 +548,21 @@ func notExist(op, id string, err error) error {
 // missError is a miss: errors.Is(err, ErrNotExist) holds, and it unwraps to
 // the (path-free) filesystem cause if there was one.
 type missError struct {
-	op, id string
-	cause  error
+	op, id   string
+	cause    error
+	metaOnly bool // the original is present, its metadata is not (ErrMetaMissing)
 }
 
 func (e *missError) Error() string {
+	if e.metaOnly {
+		return "store: " + e.op + " " + e.id + ": metadata missing"
+	}
 	return "store: " + e.op + " " + e.id + ": no such entry"
 }
 
-func (e *missError) Is(target error) bool { return target == ErrNotExist }
+func (e *missError) Is(target error) bool {
+	return target == ErrNotExist || (e.metaOnly && target == ErrMetaMissing)
+}
 
 func (e *missError) Unwrap() error { return e.cause }
 

@@ -851,6 +851,39 @@ func TestLRUOrderSurvivesReopen(t *testing.T) {
 	}
 }
 
+// TestMarkUsedOrderSurvivesReopen: a hit served by a cache in front of the store (MarkUsed)
+// refreshes the file's mtime like an OpenRendition hit, so after a restart the hottest
+// rendition is not the first evicted.
+func TestMarkUsedOrderSurvivesReopen(t *testing.T) {
+	dir := t.TempDir()
+	clk := newClock()
+	quota := 3 * rsize(0, 10)
+	opt := Options{MaxRenditionBytes: quota, Now: clk.Now}
+	d := openStore(t, dir, opt)
+	id := putOrig(t, d, []byte("orig"), nil)
+	for k := 1; k <= 3; k++ {
+		clk.Advance(time.Minute)
+		require.NoError(t, d.PutRendition(ctx, id, keyN(k), nil, payloadN(k, 10)))
+	}
+	clk.Advance(2 * time.Hour)
+	d.MarkUsed(id, keyN(1)) // served from memory: touches the file
+	fi, err := os.Stat(fileOf(dir, renditionPath(id, keyN(1))))
+	require.NoError(t, err)
+	assert.True(t, fi.ModTime().Equal(clk.Now()), "MarkUsed after an hour touches the file")
+	d.MarkUsed(id, keyN(9))         // unknown: ignored
+	d.MarkUsed("../x", "not a key") // invalid: ignored
+	require.NoError(t, d.Close())
+	d.MarkUsed(id, keyN(2)) // after Close: ignored, no panic
+
+	d = openStore(t, dir, opt)
+	clk.Advance(time.Minute)
+	require.NoError(t, d.PutRendition(ctx, id, keyN(4), nil, payloadN(4, 10)))
+	for k, want := range map[int]bool{1: true, 2: false, 3: true, 4: true} {
+		_, err := os.Stat(fileOf(dir, renditionPath(id, keyN(k))))
+		assert.Equal(t, want, err == nil, "rendition %d", k)
+	}
+}
+
 func TestOpenEnforcesSmallerQuota(t *testing.T) {
 	dir := t.TempDir()
 	clk := newClock()
@@ -1099,4 +1132,41 @@ func TestCause(t *testing.T) {
 	assert.ErrorIs(t, wrapped, os.ErrNotExist)
 	assert.Equal(t, "store: op aaaaaaaaaaaa: no such file or directory", wrapped.Error())
 	assert.NoError(t, cause(nil))
+}
+
+// TestMetaMissingAndReplaceMeta: an original without metadata is told apart from an absent
+// one (ErrMetaMissing, still ErrNotExist), ReplaceMeta restores or replaces the metadata
+// atomically, and never writes metadata for an absent original.
+func TestMetaMissingAndReplaceMeta(t *testing.T) {
+	dir := t.TempDir()
+	d := openStore(t, dir, Options{})
+	id := putOrig(t, d, []byte("orig"), []byte("m1"))
+	absent := keyN(7)
+
+	_, err := d.OriginalMeta(ctx, absent)
+	require.ErrorIs(t, err, ErrNotExist)
+	assert.NotErrorIs(t, err, ErrMetaMissing, "no original: plain miss")
+
+	require.NoError(t, os.Remove(fileOf(dir, metaPath(id))))
+	_, err = d.OriginalMeta(ctx, id)
+	require.ErrorIs(t, err, ErrMetaMissing)
+	require.ErrorIs(t, err, ErrNotExist)
+
+	require.NoError(t, d.ReplaceMeta(ctx, id, []byte("m2")))
+	got, err := d.OriginalMeta(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, []byte("m2"), got)
+	require.NoError(t, d.ReplaceMeta(ctx, id, []byte("m3")))
+	got, err = d.OriginalMeta(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, []byte("m3"), got)
+
+	require.ErrorIs(t, d.ReplaceMeta(ctx, absent, []byte("x")), ErrNotExist)
+	assert.NoFileExists(t, fileOf(dir, metaPath(absent)))
+	require.ErrorIs(t, d.ReplaceMeta(ctx, "../../etc", []byte("x")), ErrInvalidKey)
+	ents, err := os.ReadDir(fileOf(dir, dirTmp))
+	require.NoError(t, err)
+	assert.Empty(t, ents, "no temp file left behind")
+	require.NoError(t, d.Close())
+	require.ErrorIs(t, d.ReplaceMeta(ctx, id, []byte("x")), ErrClosed)
 }
