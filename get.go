@@ -176,7 +176,7 @@ func (c *Cache) renderAndStore(ctx context.Context, id ID, s Spec, key string) (
 // s under the memory budget, and stores the rendition under key.
 func (c *Cache) renderStoreData(ctx context.Context, id ID, data []byte, h header, s Spec, key string) (*renderResult, error) {
 	var out rendered
-	need := renderBytes(h, s) + int64(len(data)) + decodeOverhead
+	need := renderNeed(h, s, len(data))
 	err := c.run(ctx, need, func(ctx context.Context) error {
 		var err error
 		out, err = c.renderImage(ctx, data, h, s)

@@ -1,7 +1,6 @@
 package fastimagecache
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"image"
@@ -10,7 +9,9 @@ import (
 	"image/gif"
 	"image/jpeg"
 	"image/png"
+	"io"
 	"math"
+	"runtime"
 
 	"github.com/disintegration/imaging"
 
@@ -152,9 +153,13 @@ func orientedSize(w, h, orientation int) (int, int) {
 	return w, h
 }
 
-// renderBytes estimates the memory a render of h to s allocates on top of the decode:
-// the resize's intermediate (scaled width × source height) and result, the orientation
-// and crop copies, the encoder's output, and for animations the canvas and every frame.
+// renderBytes estimates the memory a render of h to s allocates, from the decode to the
+// encoded bytes: the decode at the Spec's scale; the resize's intermediate (scaled width
+// × source height, 4 bytes a pixel in imaging's NRGBA, less in our plane resizer) and
+// result, and its orientation copy; imaging's weights and per-goroutine scan lines; the
+// flattening or crop copy; the encoder's output (see encodedBytes); for an image type
+// imaging and image/png read through At, a boxed colour or two per pixel; and for an
+// animation, the canvas and every frame's resize and output.
 func renderBytes(h header, s Spec) int64 {
 	ow0, oh0 := orientedSize(h.width, h.height, h.orientation)
 	rw, rh, ow, oh := geometry(ow0, oh0, s)
@@ -164,14 +169,72 @@ func renderBytes(h header, s Spec) int64 {
 	scaled := int64(rw) * int64(rh)
 	out := int64(ow) * int64(oh)
 	tmp := int64(max(rw, rh)) * int64(max(dw, dh)) // resize intermediate, either axis first
-	est := h.decodeBytesFor(o) + 4*(tmp+2*scaled+2*out)
+	resized := (rw != dw || rh != dh) && (rw != dh || rh != dw)
+	frame := 4*(tmp+scaled) + imagingScratch(max(rw, rh), max(dw, dh))
+	est := h.decodeBytesFor(o) + frame + 4*scaled + 4*out + encodedBytes(h, s, ow, oh, resized)
+	if h.pixelBytes == 0 && h.format != JPEG {
+		// imaging's scanner and png's encoder fall back to At for these types:
+		// an interface value (4 bytes, tiny-allocated) for every pixel read, and
+		// the encoder's Convert a second one.
+		est += 8 * src
+	}
 	if h.format == GIF {
 		est += 4 * src // canvas the first frame is composited on
 		if s.Format == GIF && h.frames > 1 {
-			est += 4*src + int64(h.frames)*(out+4*tmp/int64(h.frames)+1) // previous canvas, frames out
+			// encodeAnimation: the previous canvas, then per frame a resize of the
+			// whole canvas, a paletted frame of the output size and its palette.
+			est += 4*src + int64(h.frames)*(frame+out+4<<10)
 		}
 	}
 	return est
+}
+
+// imagingScratch is what one imaging.Resize from src to dst samples (the larger axis of
+// each) allocates besides its images, per pass: the filter weights (precomputeWeights:
+// a slice header per output sample and up to 2*(ceil(3*scale)+2) 16-byte weights each),
+// the work channel (parallel: 8 bytes per row or column) and a 4-byte-per-sample scan
+// line for each of GOMAXPROCS goroutines.
+func imagingScratch(dst, src int) int64 {
+	scale := max((src+dst-1)/max(dst, 1), 1)
+	weights := int64(dst) * (24 + 32*int64(3*scale+2))
+	return 2 * (weights + 8*int64(src) + int64(runtime.GOMAXPROCS(0))*4*int64(src))
+}
+
+// encodedBytes bounds what encoding an ow×oh rendition allocates: its output twice (the
+// chunks it is written into, then the one slice they are copied to: see chunkBuffer)
+// at the largest size the encoder can produce, plus the encoder's own state. PNG
+// writes the image's own samples (NRGBA after imaging, else the decoded type: 8 bytes
+// a pixel at 16 bits) with a filter byte per row, and deflate never grows incompressible
+// data by more than 5 bytes per 64 KiB block; GIF writes LZW codes of at most 12 bits
+// per 8-bit pixel; a JPEG at quality 100 of noise stays under 4 bytes per pixel.
+func encodedBytes(h header, s Spec, ow, oh int, resized bool) int64 {
+	out := int64(ow) * int64(oh)
+	var n int64
+	switch s.Format {
+	case PNG:
+		pb := int64(4)
+		if !resized && h.format != JPEG {
+			pb = max(pb, h.pixelBytes)
+		}
+		n = pb*out + int64(oh)
+		n += n/65535*5 + 64
+	case GIF:
+		n = 2 * out
+	default:
+		n = 4 * out
+	}
+	return 2*n + chunkSize + encoderState
+}
+
+// encoderState covers an encoder's fixed allocations: compress/flate's compressor (about
+// 1 MiB at the default level: hash chains, window, tokens) for PNG, the Huffman and
+// quantisation tables for JPEG, a quantised palette for GIF.
+const encoderState = 1200 << 10
+
+// renderNeed is the reservation of a render of h to s from inputBytes of encoded input:
+// the render's own estimate, the input it reads from, and a fixed overhead.
+func renderNeed(h header, s Spec, inputBytes int) int64 {
+	return renderBytes(h, s) + int64(inputBytes) + decodeOverhead
 }
 
 // rendered is the output of render: encoded bytes and what describes them.
@@ -209,7 +272,7 @@ func renderDecoded(ctx context.Context, dec decoded, h header, s Spec) (rendered
 	if !renderOpts(h, s).allFrames {
 		dec.anim = nil
 	}
-	var buf bytes.Buffer
+	var buf chunkBuffer
 	if dec.anim != nil {
 		w, hgt, err := encodeAnimation(ctx, &buf, dec.anim, h, s)
 		if err != nil {
@@ -306,7 +369,7 @@ func orient(img image.Image, o int) image.Image {
 }
 
 // encode writes img in the spec's format. JPEG output is flattened onto white.
-func encode(buf *bytes.Buffer, img image.Image, s Spec) error {
+func encode(buf io.Writer, img image.Image, s Spec) error {
 	var err error
 	switch s.Format {
 	case JPEG:
@@ -340,7 +403,7 @@ func flatten(img image.Image) image.Image {
 // encodeAnimation resizes every frame of an animated GIF and encodes them as a new GIF,
 // keeping delays and the loop count. Frames are composited in order (honouring disposal),
 // so every output frame is a full picture.
-func encodeAnimation(ctx context.Context, buf *bytes.Buffer, g *gif.GIF, h header, s Spec) (int, int, error) {
+func encodeAnimation(ctx context.Context, buf io.Writer, g *gif.GIF, h header, s Spec) (int, int, error) {
 	screen := image.Rect(0, 0, g.Config.Width, g.Config.Height)
 	canvas := image.NewNRGBA(screen)
 	var previous *image.NRGBA
@@ -402,4 +465,41 @@ func paletteFor(p color.Palette) color.Palette {
 		return append(out, color.Transparent)
 	}
 	return append(append(color.Palette(nil), p...), color.Transparent)
+}
+
+// chunkSize is the size of a chunkBuffer's pieces.
+const chunkSize = 64 << 10
+
+// chunkBuffer collects an encoder's output in fixed pieces and copies them once into a
+// slice of the exact size: it allocates at most twice the output and one piece, where a
+// bytes.Buffer's doubling allocates up to four times the output along the way.
+type chunkBuffer struct {
+	chunks [][]byte
+	n      int
+}
+
+// Write appends p; it never fails.
+func (b *chunkBuffer) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		if len(b.chunks) == 0 || len(b.chunks[len(b.chunks)-1]) == chunkSize {
+			b.chunks = append(b.chunks, make([]byte, 0, chunkSize))
+		}
+		last := &b.chunks[len(b.chunks)-1]
+		k := min(len(p), chunkSize-len(*last))
+		*last = append(*last, p[:k]...)
+		p = p[k:]
+	}
+	b.n += n
+	return n, nil
+}
+
+// Bytes returns everything written, in one slice of its own, and drops the pieces.
+func (b *chunkBuffer) Bytes() []byte {
+	out := make([]byte, 0, b.n)
+	for _, c := range b.chunks {
+		out = append(out, c...)
+	}
+	b.chunks = nil
+	return out
 }
