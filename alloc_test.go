@@ -71,7 +71,7 @@ func allocShapes(t testing.TB) []allocShape {
 	add("webp/lossy-alpha-vp8l", fixture.WebPLossyAlpha(w, h, fixture.AlphaVP8L))
 	add("webp/lossy-alpha-vp8l-indexed", fixture.WebPLossyAlpha(w, h, fixture.AlphaVP8LIndex))
 	add("webp/lossless", fixture.WebPLossless(w, h, color.NRGBA{R: 9, G: 80, B: 200, A: 128}))
-	add("webp/lossless-indexed", fixture.WebPLosslessIndexed(w, h, 256))
+	add("webp/lossless-indexed", fixture.WebPLosslessIndexed(w, h, 16))
 	add("webp/lossy-narrow", fixture.WebPLossy(17, 4000)) // macroblock padding: 32 columns decoded for 17
 	add("bmp/24bit", fixture.BMP(w, h))
 	add("bmp/8bit-paletted", encodeWith(t, func(b *bytes.Buffer) error { return bmp.Encode(b, noisyPaletted(w, h)) }))

@@ -123,9 +123,10 @@ func vp8Bytes(w, h int, chunkLen int64) int64 {
 }
 
 // vp8lBytes bounds what x/image/vp8l allocates for a w×h image: the transformed pixels
-// (decodePix, 4 bytes per pixel at most: colour indexing packs them narrower), a
-// second full-size NRGBA image when a colour-indexing transform is undone
-// (inverseColorIndexing), the predictor, cross-colour and meta-prefix-code images at
+// (decodePix, 4 bytes per pixel at most), and when a colour-indexing transform of at
+// most 16 colours packed them (2 to 8 pixels a word, so at most 4*ceil(w/2)*h bytes)
+// the full-size NRGBA image they are unpacked into (inverseColorIndexing; with more
+// colours it works in place): 6 bytes per pixel in all; the predictor, cross-colour and meta-prefix-code images at
 // their smallest 4×4 tiles (4 bytes per tile each), and the prefix code groups: at most
 // one per tile and never more than 2600 (maxHuffImageSize), each five hTrees (536
 // bytes) with at most 2*alphabet-1 8-byte nodes over alphabets of 280+2048 (with the
@@ -135,7 +136,7 @@ func vp8lBytes(w, h int) int64 {
 	tiles := (int64(w) + 3) / 4 * ((int64(h) + 3) / 4)
 	const groupBytes = 5*536 + 8*2*(280+2048+256+256+256+40)
 	groups := min(tiles, 2600)
-	return 8*px + 3*4*tiles + groups*groupBytes
+	return 4*px + 4*((int64(w)+1)/2)*int64(h) + 3*4*tiles + groups*groupBytes
 }
 
 // bmpDecodeBytes is what x/image/bmp allocates for a w×h image: an RGBA or NRGBA image

@@ -168,9 +168,16 @@ func renderBytes(h header, s Spec) int64 {
 	src := int64(h.width) * int64(h.height)
 	scaled := int64(rw) * int64(rh)
 	out := int64(ow) * int64(oh)
-	tmp := int64(max(rw, rh)) * int64(max(dw, dh)) // resize intermediate, either axis first
-	resized := (rw != dw || rh != dh) && (rw != dh || rh != dw)
-	frame := 4*(tmp+scaled) + imagingScratch(max(rw, rh), max(dw, dh))
+	tw, th := rw, rh // the resize target, in the decoded image's axes
+	if h.orientation >= 5 {
+		tw, th = rh, rw
+	}
+	resized := tw != dw || th != dh
+	var frame int64
+	if resized {
+		tmp := max(int64(tw)*int64(dh), int64(dw)*int64(th)) // intermediate, either axis first
+		frame = 4*(tmp+scaled) + imagingScratch(max(tw, th), max(dw, dh))
+	}
 	est := h.decodeBytesFor(o) + frame + 4*scaled + 4*out + encodedBytes(h, s, ow, oh, resized)
 	if h.pixelBytes == 0 && h.format != JPEG {
 		// imaging's scanner and png's encoder fall back to At for these types:
@@ -181,13 +188,19 @@ func renderBytes(h header, s Spec) int64 {
 	if h.format == GIF {
 		est += 4 * src // canvas the first frame is composited on
 		if s.Format == GIF && h.frames > 1 {
-			// encodeAnimation: the previous canvas, then per frame a resize of the
-			// whole canvas, a paletted frame of the output size and its palette.
-			est += 4*src + int64(h.frames)*(frame+out+4<<10)
+			// encodeAnimation: its canvas and the previous one, then per frame a resize of the
+			// whole canvas, a paletted frame of the output size, and gif.EncodeAll's
+			// LZW writer (compress/lzw: a 16384-entry uint32 table, 64 KiB) with the
+			// frame's palette and draw's palette lookup table (4 KiB each).
+			est += 8*src + int64(h.frames)*(frame+out+gifEncodeFrameBytes)
 		}
 	}
 	return est
 }
+
+// gifEncodeFrameBytes is what encoding one more frame of an animation allocates besides
+// its pixels (see renderBytes).
+const gifEncodeFrameBytes = 80 << 10
 
 // imagingScratch is what one imaging.Resize from src to dst samples (the larger axis of
 // each) allocates besides its images, per pass: the filter weights (precomputeWeights:
