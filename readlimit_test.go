@@ -1,0 +1,48 @@
+package fastimagecache
+
+import (
+	"bytes"
+	"io"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/fastimagecache/fastimagecache/internal/fixture"
+)
+
+// onlyReader hides every method of r but Read, as a network body does.
+type onlyReader struct{ r io.Reader }
+
+func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
+
+// TestReadLimitedAllocation measures readLimited's allocations. An endless body of
+// unknown length stops at max+1 bytes read, in a buffer that never grows past max+1:
+// the doublings before it add up to less than that again, where a bytes.Buffer's
+// doubling reached about twice max for the last buffer alone. A body that tells its
+// length is read into one buffer of that length.
+func TestReadLimitedAllocation(t *testing.T) {
+	const max = 5<<20 + 12345 // not a power of two, so doubling overshoots
+	var err error
+	got := totalAlloc(func() { _, err = readLimited(t.Context(), onlyReader{fixture.Endless([]byte("x"))}, max) })
+	require.ErrorIs(t, err, ErrTooLarge)
+	t.Logf("endless body, max %d: allocated %d", max, got)
+	assert.LessOrEqual(t, got, int64(2*(max+1)+readChunk), "unknown length")
+
+	var data []byte
+	in := bytes.Repeat([]byte{7}, max)
+	got = totalAlloc(func() { data, err = readLimited(t.Context(), onlyReader{bytes.NewReader(in)}, max) })
+	require.NoError(t, err)
+	require.Equal(t, in, data)
+	assert.LessOrEqual(t, int64(cap(data)), int64(max+1), "buffer grew past max+1")
+	assert.LessOrEqual(t, got, int64(2*(max+1)+readChunk), "unknown length")
+
+	got = totalAlloc(func() { data, err = readLimited(t.Context(), bytes.NewReader(in), max) })
+	require.NoError(t, err)
+	require.Equal(t, in, data)
+	t.Logf("body of known length %d: allocated %d", max, got)
+	assert.LessOrEqual(t, got, int64(max+1+readChunk), "known length: one buffer")
+
+	_, err = readLimited(t.Context(), bytes.NewReader(append(in, 1)), max)
+	require.ErrorIs(t, err, ErrTooLarge, "a length over max")
+}
