@@ -93,8 +93,10 @@ func (c *Cache) ingest(ctx context.Context, r io.Reader, pc putConfig) (Info, he
 	}
 	m := metaOf(h, int64(n))
 	eager := c.eagerSpecs(id, m)
-	var dec decoded                                                            // kept only for eager renditions, which renderEager reserves for again
-	err = c.run(ctx, putBytes(h, cap(data)), func(ctx context.Context) error { // the input buffer counts whole
+	var dec decoded // kept only for eager renditions, which renderEager reserves for again
+	// The reservation counts the input buffer whole: readLimited may leave it up to
+	// twice its length.
+	err = c.run(ctx, putBytes(h, cap(data)), func(ctx context.Context) error {
 		d, err := c.proveImage(ctx, data, h)
 		if len(eager) > 0 {
 			dec = d
