@@ -91,6 +91,12 @@ func (c *Cache) run(ctx context.Context, n int64, fn func(ctx context.Context) e
 	if err != nil {
 		return err
 	}
+	return c.runHeld(ctx, release, fn)
+}
+
+// runHeld is run with the reservation already held; release gives it back once fn has
+// returned.
+func (c *Cache) runHeld(ctx context.Context, release func(), fn func(ctx context.Context) error) error {
 	dctx, cancel := context.WithTimeout(ctx, c.lim.DecodeTimeout)
 	done := make(chan error, 1)
 	go func() {

@@ -3,6 +3,8 @@ package fastimagecache
 import (
 	"bytes"
 	"io"
+	"runtime"
+	"runtime/debug"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -45,4 +47,35 @@ func TestReadLimitedAllocation(t *testing.T) {
 
 	_, err = readLimited(t.Context(), bytes.NewReader(append(in, 1)), max)
 	require.ErrorIs(t, err, ErrTooLarge, "a length over max")
+}
+
+// TestGetMissReservesBeforeReading holds the whole budget and starts a Get miss: it
+// must wait for budget before it reads the original (whose size the metadata gives),
+// not read it and then wait holding it unreserved.
+func TestGetMissReservesBeforeReading(t *testing.T) {
+	big := fixture.PNGOpaque(1200, 1200)
+	c := newTestCache(t)
+	info := put(t, c, big)
+	hold, err := c.budget.reserve(t.Context(), c.budget.size)
+	require.NoError(t, err)
+
+	runtime.GC()
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	done := make(chan error, 1)
+	go func() {
+		r, err := c.Get(t.Context(), info.ID, Spec{Width: 64})
+		if err == nil {
+			_ = r.Close()
+		}
+		done <- err
+	}()
+	spinUntil(t, func() bool { return c.budget.waiting.Load() == 1 })
+	runtime.ReadMemStats(&after)
+	waiting := int64(after.TotalAlloc - before.TotalAlloc) // #nosec G115 -- a delta of a counter that only grows
+	t.Logf("original %d bytes; allocated before waiting for budget: %d", len(big), waiting)
+	assert.Less(t, waiting, int64(len(big)/2), "the original was read before its reservation")
+	hold()
+	require.NoError(t, <-done)
 }
