@@ -177,23 +177,25 @@ func TestReservationCoversAllocation(t *testing.T) {
 	lim.Formats = []Format{JPEG, PNG, GIF, WebP, BMP, TIFF}
 	ctx := context.Background()
 	for _, sh := range allocShapes(t) {
-		h, err := inspect(sh.data, putConfig{}, lim)
-		require.NoError(t, err, sh.name)
-		var derr error
-		got := totalAlloc(func() { _, derr = decodeImage(ctx, sh.data, h, proveOpts) })
-		require.NoError(t, derr, sh.name)
-		reserved := putBytes(h, len(sh.data)) - int64(len(sh.data))
-		t.Logf("%-34s prove   reserved %9d allocated %9d (%.2f)", sh.name, reserved, got, float64(got)/float64(reserved))
-		assert.LessOrEqual(t, got, reserved, "%s: proving decode allocates more than Put reserves", sh.name)
-		for _, s := range allocSpecs {
-			cs, err := s.canonical(lim, Info{Format: h.format, Width: h.width, Height: h.height}, h.alpha)
+		t.Run(sh.name, func(t *testing.T) {
+			h, err := inspect(sh.data, putConfig{}, lim)
 			require.NoError(t, err)
-			var rerr error
-			got := totalAlloc(func() { _, rerr = render(ctx, sh.data, h, cs) })
-			require.NoError(t, rerr, "%s %+v", sh.name, cs)
-			reserved := renderNeed(h, cs, len(sh.data)) - int64(len(sh.data))
-			t.Logf("%-34s render  reserved %9d allocated %9d (%.2f) %s", sh.name, reserved, got, float64(got)/float64(reserved), cs.key())
-			assert.LessOrEqual(t, got, reserved, "%s %s: render allocates more than a Get miss reserves", sh.name, cs.key())
-		}
+			var derr error
+			got := totalAlloc(func() { _, derr = decodeImage(ctx, sh.data, h, proveOpts) })
+			require.NoError(t, derr)
+			reserved := putBytes(h, len(sh.data)) - int64(len(sh.data))
+			t.Logf("prove   reserved %9d allocated %9d (%.2f)", reserved, got, float64(got)/float64(reserved))
+			assert.LessOrEqual(t, got, reserved, "proving decode allocates more than Put reserves")
+			for _, s := range allocSpecs {
+				cs, err := s.canonical(lim, Info{Format: h.format, Width: h.width, Height: h.height}, h.alpha)
+				require.NoError(t, err)
+				var rerr error
+				got := totalAlloc(func() { _, rerr = render(ctx, sh.data, h, cs) })
+				require.NoError(t, rerr, cs.key())
+				reserved := renderNeed(h, cs, len(sh.data)) - int64(len(sh.data))
+				t.Logf("render  reserved %9d allocated %9d (%.2f) %s", reserved, got, float64(got)/float64(reserved), cs.key())
+				assert.LessOrEqual(t, got, reserved, "%s: render allocates more than a Get miss reserves", cs.key())
+			}
+		})
 	}
 }
