@@ -93,7 +93,7 @@ func allocShapes(t testing.TB) []allocShape {
 	}))
 	add("gif/still", fixture.GIF(w, h, 1))
 	add("gif/anim-5", fixture.GIF(w/2, h/2, 5))
-	add("gif/anim-subframes", encodeWith(t, func(b *bytes.Buffer) error { return gif.EncodeAll(b, subframeGIF(w, h, 12)) }))
+	add("gif/anim-subframes", encodeWith(t, func(b *bytes.Buffer) error { return gif.EncodeAll(b, subframeGIF(w/2, h/2, 8)) }))
 	add("jpeg/420", fixture.JPEG(w, h, 85))
 	return shapes
 }

@@ -127,16 +127,21 @@ func vp8Bytes(w, h int, chunkLen int64) int64 {
 // most 16 colours packed them (2 to 8 pixels a word, so at most 4*ceil(w/2)*h bytes)
 // the full-size NRGBA image they are unpacked into (inverseColorIndexing; with more
 // colours it works in place): 6 bytes per pixel in all; the predictor, cross-colour and meta-prefix-code images at
-// their smallest 4×4 tiles (4 bytes per tile each), and the prefix code groups: at most
-// one per tile and never more than 2600 (maxHuffImageSize), each five hTrees (536
-// bytes) with at most 2*alphabet-1 8-byte nodes over alphabets of 280+2048 (with the
-// largest colour cache), 256, 256, 256 and 40 symbols.
-func vp8lBytes(w, h int) int64 {
+// their smallest 4×4 tiles (4 bytes per tile each), and the prefix code groups
+// (decodeHuffmanGroups): at most one per tile and never more than 2600
+// (maxHuffImageSize), each five hTrees (536 bytes) with at most 2*alphabet-1 8-byte
+// nodes over alphabets of 280+2048 (with the largest colour cache), 256, 256, 256 and
+// 40 symbols. The groups also cost input: a tree takes at least 4 bits (a simple code)
+// and, to hold n symbols, about 21 bits (a code-length code of one symbol, then
+// max_symbol), while it allocates its nodes (16n bytes) and, read, two 4-byte slices
+// per alphabet symbol: 32 KiB per byte of the stream (streamLen) bounds them too. A
+// real encoder's file hits the 2600-group bound; a tiny hostile one, the input bound.
+func vp8lBytes(w, h int, streamLen int64) int64 {
 	px := int64(w) * int64(h)
 	tiles := (int64(w) + 3) / 4 * ((int64(h) + 3) / 4)
 	const groupBytes = 5*536 + 8*2*(280+2048+256+256+256+40)
-	groups := min(tiles, 2600)
-	return 4*px + 4*((int64(w)+1)/2)*int64(h) + 3*4*tiles + groups*groupBytes
+	groups := min(min(tiles, 2600)*groupBytes, 32<<10*streamLen)
+	return 4*px + 4*((int64(w)+1)/2)*int64(h) + 3*4*tiles + groups
 }
 
 // bmpDecodeBytes is what x/image/bmp allocates for a w×h image: an RGBA or NRGBA image

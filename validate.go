@@ -322,7 +322,7 @@ func inspectWebP(data []byte, lim Limits) (header, error) {
 	pb := int64(4)
 	switch {
 	case info.Lossless:
-		est = vp8lBytes(info.Width, info.Height)
+		est = vp8lBytes(info.Width, info.Height, int64(len(data)))
 	default:
 		// The lossy frame, and for an alpha plane (decode.go, readAlpha): a raw plane
 		// of one byte per pixel, or, VP8L-compressed, a VP8L decode of the whole
@@ -332,7 +332,7 @@ func inspectWebP(data []byte, lim Limits) (header, error) {
 		if info.Alpha {
 			est += px
 			if info.AlphaCompressed {
-				est += vp8lBytes(info.Width, info.Height)
+				est += vp8lBytes(info.Width, info.Height, int64(info.AlphaBytes))
 			}
 			pb = 0
 		}

@@ -64,6 +64,8 @@ type Info struct {
 	// which x/image/webp decodes into a full-canvas NRGBA image before it
 	// copies out the alpha plane.
 	AlphaCompressed bool
+	// AlphaBytes is the size of the ALPH chunk's payload (0 without one).
+	AlphaBytes int
 	// Animated reports the VP8X animation flag or an ANIM/ANMF chunk.
 	// Scan fails with ErrUnsupported whenever it is set.
 	Animated bool
@@ -243,6 +245,7 @@ func (st *state) alph(p []byte) error {
 	}
 	st.seenALPH = true
 	st.info.Alpha = true
+	st.info.AlphaBytes = len(p)
 	switch p[0] & 0x03 { // compression method
 	case 0:
 		// x/image/webp allocates canvas width*height bytes and reads them
