@@ -245,12 +245,12 @@ func TestScanValid(t *testing.T) {
 		{
 			name: "extended lossy, uncompressed alpha of exactly w*h bytes",
 			data: file(vp8xChunk(flagAlpha, 20, 10), alphChunk(0, 200), vp8Chunk(20, 10, vp8Opts{})),
-			want: Info{Width: 20, Height: 10, Alpha: true, Extended: true},
+			want: Info{Width: 20, Height: 10, Alpha: true, AlphaBytes: 201, Extended: true},
 		},
 		{
 			name: "extended lossy, VP8L-compressed alpha",
 			data: file(vp8xChunk(flagAlpha, 20, 10), alphChunk(1|2<<2, 7), vp8Chunk(20, 10, vp8Opts{})),
-			want: Info{Width: 20, Height: 10, Alpha: true, Extended: true},
+			want: Info{Width: 20, Height: 10, Alpha: true, AlphaCompressed: true, AlphaBytes: 8, Extended: true},
 		},
 		{
 			name: "trailing bytes after RIFF payload",
