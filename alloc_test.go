@@ -71,7 +71,9 @@ func allocShapes(t testing.TB) []allocShape {
 	add("webp/lossy-alpha-vp8l", fixture.WebPLossyAlpha(w, h, fixture.AlphaVP8L))
 	add("webp/lossy-alpha-vp8l-indexed", fixture.WebPLossyAlpha(w, h, fixture.AlphaVP8LIndex))
 	add("webp/lossless", fixture.WebPLossless(w, h, color.NRGBA{R: 9, G: 80, B: 200, A: 128}))
-	add("webp/lossless-indexed", fixture.WebPLosslessIndexed(w, h, 16))
+	// Twice the size each way: these files are a few dozen bytes, and the estimate
+	// allows for prefix-code groups in proportion to them.
+	add("webp/lossless-indexed", fixture.WebPLosslessIndexed(2*w, 2*h, 16))
 	add("webp/lossy-narrow", fixture.WebPLossy(17, 4000)) // macroblock padding: 32 columns decoded for 17
 	add("bmp/24bit", fixture.BMP(w, h))
 	add("bmp/8bit-paletted", encodeWith(t, func(b *bytes.Buffer) error { return bmp.Encode(b, noisyPaletted(w, h)) }))
@@ -93,6 +95,7 @@ func allocShapes(t testing.TB) []allocShape {
 	}))
 	add("gif/still", fixture.GIF(w, h, 1))
 	add("gif/anim-5", fixture.GIF(w/2, h/2, 5))
+	add("gif/anim-100-small", fixture.GIF(64, 48, 100)) // per-frame decoder state outweighs the pixels
 	add("gif/anim-subframes", encodeWith(t, func(b *bytes.Buffer) error { return gif.EncodeAll(b, subframeGIF(w/2, h/2, 8)) }))
 	add("jpeg/420", fixture.JPEG(w, h, 85))
 	return shapes
