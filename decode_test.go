@@ -148,7 +148,9 @@ func TestBudgetQueueFullIsBusy(t *testing.T) {
 	in := fixture.PNG(200, 200)
 	h, err := inspect(in, putConfig{}, DefaultLimits())
 	require.NoError(t, err)
-	c := newTestCache(t, WithLimits(Limits{MemoryBudget: putBytes(h, len(in)), MaxQueue: 1}))
+	// Put reserves for readLimited's buffer, which for a reader that tells its length
+	// is that length and one byte.
+	c := newTestCache(t, WithLimits(Limits{MemoryBudget: putBytes(h, len(in)+1), MaxQueue: 1}))
 	started, unblock := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	c.hooks.decodeStart = func(context.Context) {
