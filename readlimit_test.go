@@ -79,3 +79,29 @@ func TestGetMissReservesBeforeReading(t *testing.T) {
 	hold()
 	require.NoError(t, <-done)
 }
+
+// TestGetMissWaitsWithoutHoldingTheOriginal covers the other way through a Get miss: the
+// original's size is free, the render's reservation is not. The Get gives back what it
+// holds, waits for the whole reservation, reads the original again under it, and
+// renders; nothing stays reserved.
+func TestGetMissWaitsWithoutHoldingTheOriginal(t *testing.T) {
+	in := fixture.PNGOpaque(600, 600)
+	c := newTestCache(t)
+	info := put(t, c, in)
+	hold, err := c.budget.reserve(t.Context(), c.budget.size-2*info.Size) // room to read it, not to render it
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() {
+		r, err := c.Get(t.Context(), info.ID, Spec{Width: 64})
+		if err == nil {
+			_ = r.Close()
+		}
+		done <- err
+	}()
+	spinUntil(t, func() bool { return c.budget.waiting.Load() == 1 })
+	assert.Equal(t, c.budget.size-2*info.Size, c.budget.inUse.Load(), "the Get waits holding nothing")
+	hold()
+	require.NoError(t, <-done)
+	require.NoError(t, c.budget.waitIdle(t.Context()))
+	assert.Zero(t, c.budget.inUse.Load())
+}
