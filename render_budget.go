@@ -29,10 +29,15 @@ func renderBytes(h header, s Spec) int64 {
 	}
 	est := h.decodeBytesFor(o) + frame + 4*scaled + 4*out + encodedBytes(h, s, ow, oh, resized)
 	if h.pixelBytes == 0 && h.format != JPEG {
-		// imaging's scanner and png's encoder fall back to At for these types:
-		// an interface value (4 bytes, tiny-allocated) for every pixel read, and
-		// the encoder's Convert a second one.
-		est += 8 * src
+		// imaging's scanner falls back to At for these types: an interface value (4
+		// bytes, tiny-allocated) for every source pixel it reads; image/png's and
+		// image/jpeg's encoders, given the image itself at full size, box one more per
+		// pixel (Convert).
+		if resized {
+			est += 4 * src
+		} else {
+			est += 8 * src
+		}
 	}
 	if h.format == GIF {
 		est += 4 * src // canvas the first frame is composited on
