@@ -5,7 +5,6 @@ import (
 	"context"
 	"image"
 	"image/color"
-	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -21,14 +20,6 @@ func ccittLimits() Limits {
 	return lim
 }
 
-// totalAlloc returns the bytes f allocates.
-func totalAlloc(f func()) int64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return int64(after.TotalAlloc - before.TotalAlloc) // #nosec G115 -- a difference of two counters, far below 2^63
-}
 
 // TestCCITTDecodeBytesCoversAllocation decodes generated Group 3 and Group 4
 // TIFFs of several shapes (one strip, many, one row a strip, narrow and wide,

@@ -21,24 +21,47 @@ import (
 	"github.com/fastimagecache/fastimagecache/internal/jpegdec"
 )
 
+// readChunk is the first buffer readLimited reads into when r does not tell its length.
+const readChunk = 32 << 10
+
 // readLimited reads at most max bytes from r. One byte more means ErrTooLarge, and the
 // rest of r is never read. The buffer grows with what actually arrives, so a short body
-// costs little whatever max is.
+// costs little whatever max is: it doubles from between readChunk and twice that,
+// reading straight into its free end, up to exactly max+1 bytes and never past (a
+// bytes.Buffer would double to about 2*max), so that it allocates less than 2*(max+1)
+// in all;
+// a reader that knows its length (Len, as bytes.Reader and strings.Reader have) is read
+// into one buffer of that length plus one. The returned slice's capacity is at most
+// max+1, and twice its length when it grew; a reservation for the input counts its
+// capacity.
 func readLimited(ctx context.Context, r io.Reader, max int64) ([]byte, error) {
-	var buf bytes.Buffer
-	lr := io.LimitReader(r, max+1)
-	chunk := make([]byte, 32<<10)
+	limit := max + 1
+	// Start at limit/2^k, so that the doublings land on limit exactly and all the
+	// buffers before it add up to less than limit.
+	size := limit
+	for size/2 >= readChunk {
+		size = (size + 1) / 2
+	}
+	if l, ok := r.(interface{ Len() int }); ok && l.Len() >= 0 {
+		size = int64(l.Len()) + 1 // +1: the Read that reports EOF needs room to prove it
+	}
+	buf := make([]byte, 0, min(size, limit))
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("read input: %w", err)
 		}
-		n, err := lr.Read(chunk)
-		buf.Write(chunk[:n])
-		if int64(buf.Len()) > max {
+		if len(buf) == cap(buf) {
+			grown := make([]byte, len(buf), min(2*int64(cap(buf)), limit))
+			copy(grown, buf)
+			buf = grown
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > max {
 			return nil, &LimitError{What: "bytes", Value: max + 1, Limit: max, err: ErrTooLarge}
 		}
 		if errors.Is(err, io.EOF) {
-			return buf.Bytes(), nil
+			return buf, nil
 		}
 		if err != nil {
 			if errors.As(err, new(*http.MaxBytesError)) { // a handler's own cap on the body
@@ -68,6 +91,12 @@ func (c *Cache) run(ctx context.Context, n int64, fn func(ctx context.Context) e
 	if err != nil {
 		return err
 	}
+	return c.runHeld(ctx, release, fn)
+}
+
+// runHeld is run with the reservation already held; release gives it back once fn has
+// returned.
+func (c *Cache) runHeld(ctx context.Context, release func(), fn func(ctx context.Context) error) error {
 	dctx, cancel := context.WithTimeout(ctx, c.lim.DecodeTimeout)
 	done := make(chan error, 1)
 	go func() {

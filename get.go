@@ -165,26 +165,14 @@ func (c *Cache) renderAndStore(ctx context.Context, id ID, s Spec, key string) (
 	}()
 	ctx, cancel := context.WithTimeout(ctx, 2*c.lim.DecodeTimeout)
 	defer cancel()
-	data, err := c.store.Original(ctx, string(id))
-	if err != nil {
-		// Gone or quarantined: forget what the memory tier knows of it.
-		c.hot.RemoveOwner(string(id))
-		c.metas.RemoveOwner(string(id))
-		return nil, storeErr("read "+id.short(), err)
-	}
-	h, err := inspect(data, putConfig{}, c.lim)
-	if err != nil {
-		return nil, err
-	}
-	return c.renderStoreData(ctx, id, data, h, s, key)
+	return c.renderOriginal(ctx, id, s, key)
 }
 
 // renderStoreData renders the original data of id, inspected as h, to the canonical spec
 // s under the memory budget, and stores the rendition under key.
 func (c *Cache) renderStoreData(ctx context.Context, id ID, data []byte, h header, s Spec, key string) (*renderResult, error) {
 	var out rendered
-	need := renderBytes(h, s) + int64(len(data)) + decodeOverhead
-	need += c.answerBytes(h, s) // a worker's answer, read into this process (0 in process)
+	need := c.renderNeed(h, s, len(data))
 	err := c.run(ctx, need, func(ctx context.Context) error {
 		var err error
 		out, err = c.renderImage(ctx, data, h, s)

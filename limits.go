@@ -205,6 +205,22 @@ func (b *budget) reserve(ctx context.Context, n int64) (release func(), err erro
 			return nil, fmt.Errorf("wait for decode memory: %w", err) // wraps ctx.Err()
 		}
 	}
+	return b.granted(n), nil
+}
+
+// tryReserve takes n bytes of decode memory if they are free now and nobody waits for
+// them, and never waits: a caller that already holds a reservation extends it this way,
+// since waiting while holding could leave every holder waiting for the others.
+func (b *budget) tryReserve(n int64) (release func(), ok bool) {
+	n = max(n, 0)
+	if n > b.size || !b.sem.TryAcquire(n) {
+		return nil, false
+	}
+	return b.granted(n), true
+}
+
+// granted records a reservation of n bytes just acquired and returns its release.
+func (b *budget) granted(n int64) func() {
 	used := b.inUse.Add(n)
 	b.active.Add(1)
 	for {
@@ -222,7 +238,7 @@ func (b *budget) reserve(ctx context.Context, n int64) (release func(), err erro
 				b.notifyIdle()
 			}
 		})
-	}, nil
+	}
 }
 
 // waitIdle blocks until no reservation is held or ctx is done. Close uses it so that no

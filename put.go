@@ -146,7 +146,9 @@ func (c *Cache) eagerSpecs(id ID, m originalMeta) []eagerRendition {
 // returned because that goroutine did (a run that gives up on a deadline returns while
 // the goroutine may still be writing).
 func (c *Cache) proveAndRenderEager(ctx context.Context, data []byte, h header, eager []eagerRendition) error {
-	base := putBytes(h, len(data))
+	// The reservation counts the input buffer whole: readLimited may leave its capacity
+	// up to twice its length.
+	base := putBytes(h, cap(data))
 	var extra int64
 	var from []int // indexes into eager rendered from the proof
 	for i, e := range eager {

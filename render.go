@@ -1,7 +1,6 @@
 package fastimagecache
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"image"
@@ -10,6 +9,7 @@ import (
 	"image/gif"
 	"image/jpeg"
 	"image/png"
+	"io"
 	"math"
 
 	"github.com/disintegration/imaging"
@@ -152,28 +152,6 @@ func orientedSize(w, h, orientation int) (int, int) {
 	return w, h
 }
 
-// renderBytes estimates the memory a render of h to s allocates on top of the decode:
-// the resize's intermediate (scaled width × source height) and result, the orientation
-// and crop copies, the encoder's output, and for animations the canvas and every frame.
-func renderBytes(h header, s Spec) int64 {
-	ow0, oh0 := orientedSize(h.width, h.height, h.orientation)
-	rw, rh, ow, oh := geometry(ow0, oh0, s)
-	o := renderOpts(h, s)
-	dw, dh := h.decodedSize(o)
-	src := int64(h.width) * int64(h.height)
-	scaled := int64(rw) * int64(rh)
-	out := int64(ow) * int64(oh)
-	tmp := int64(max(rw, rh)) * int64(max(dw, dh)) // resize intermediate, either axis first
-	est := h.decodeBytesFor(o) + 4*(tmp+2*scaled+2*out)
-	if h.format == GIF {
-		est += 4 * src // canvas the first frame is composited on
-		if s.Format == GIF && h.frames > 1 {
-			est += 4*src + int64(h.frames)*(out+4*tmp/int64(h.frames)+1) // previous canvas, frames out
-		}
-	}
-	return est
-}
-
 // rendered is the output of render: encoded bytes and what describes them.
 type rendered struct {
 	data          []byte
@@ -209,7 +187,7 @@ func renderDecoded(ctx context.Context, dec decoded, h header, s Spec) (rendered
 	if !renderOpts(h, s).allFrames {
 		dec.anim = nil
 	}
-	var buf bytes.Buffer
+	var buf chunkBuffer
 	if dec.anim != nil {
 		w, hgt, err := encodeAnimation(ctx, &buf, dec.anim, h, s)
 		if err != nil {
@@ -306,7 +284,7 @@ func orient(img image.Image, o int) image.Image {
 }
 
 // encode writes img in the spec's format. JPEG output is flattened onto white.
-func encode(buf *bytes.Buffer, img image.Image, s Spec) error {
+func encode(buf io.Writer, img image.Image, s Spec) error {
 	var err error
 	switch s.Format {
 	case JPEG:
@@ -340,7 +318,7 @@ func flatten(img image.Image) image.Image {
 // encodeAnimation resizes every frame of an animated GIF and encodes them as a new GIF,
 // keeping delays and the loop count. Frames are composited in order (honouring disposal),
 // so every output frame is a full picture.
-func encodeAnimation(ctx context.Context, buf *bytes.Buffer, g *gif.GIF, h header, s Spec) (int, int, error) {
+func encodeAnimation(ctx context.Context, buf io.Writer, g *gif.GIF, h header, s Spec) (int, int, error) {
 	screen := image.Rect(0, 0, g.Config.Width, g.Config.Height)
 	canvas := image.NewNRGBA(screen)
 	var previous *image.NRGBA
@@ -402,4 +380,41 @@ func paletteFor(p color.Palette) color.Palette {
 		return append(out, color.Transparent)
 	}
 	return append(append(color.Palette(nil), p...), color.Transparent)
+}
+
+// chunkSize is the size of a chunkBuffer's pieces.
+const chunkSize = 64 << 10
+
+// chunkBuffer collects an encoder's output in fixed pieces and copies them once into a
+// slice of the exact size: it allocates at most twice the output and one piece, where a
+// bytes.Buffer's doubling allocates up to four times the output along the way.
+type chunkBuffer struct {
+	chunks [][]byte
+	n      int
+}
+
+// Write appends p; it never fails.
+func (b *chunkBuffer) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		if len(b.chunks) == 0 || len(b.chunks[len(b.chunks)-1]) == chunkSize {
+			b.chunks = append(b.chunks, make([]byte, 0, chunkSize))
+		}
+		last := &b.chunks[len(b.chunks)-1]
+		k := min(len(p), chunkSize-len(*last))
+		*last = append(*last, p[:k]...)
+		p = p[k:]
+	}
+	b.n += n
+	return n, nil
+}
+
+// Bytes returns everything written, in one slice of its own, and drops the pieces.
+func (b *chunkBuffer) Bytes() []byte {
+	out := make([]byte, 0, b.n)
+	for _, c := range b.chunks {
+		out = append(out, c...)
+	}
+	b.chunks = nil
+	return out
 }

@@ -40,6 +40,10 @@ type header struct {
 	alpha       bool // the decoded image may have transparency
 	// jpeg (JPEG only) is the frame header decodeBytesFor sizes a JPEG decode from.
 	jpeg *jpegdec.Header
+	// pixelBytes is the size of a pixel of the decoded image (not JPEG), which sizes an
+	// encoding of it at full size; 0 for an image type that imaging and the encoders
+	// read pixel by pixel through At (NYCbCrA, CMYK), boxing every colour.
+	pixelBytes int64
 }
 
 // decodeOpts say how much of an image a decode needs.
@@ -251,22 +255,17 @@ func inspectPNG(data []byte, lim Limits) (header, error) {
 	if err := lim.checkFrame(cfg.Width, cfg.Height); err != nil {
 		return header{}, err
 	}
-	px := int64(cfg.Width) * int64(cfg.Height)
-	bpp := bytesPerPixel(cfg.ColorModel)
-	est := px * bpp
-	// IHDR's interlace byte: an interlaced PNG is decoded pass by pass into images that
-	// are then merged, about twice the memory.
-	const interlaceOffset = 8 + 8 + 12 // signature, chunk length+type, 12 bytes of IHDR fields
-	if len(data) > interlaceOffset && data[interlaceOffset] != 0 {
-		est *= 2
-	}
-	est += 2 * (int64(cfg.Width)*bpp + 1) // current and previous row
+	// DecodeConfig's colour model ignores tRNS (a grey or truecolour image with one
+	// decodes with alpha): size the decode from the chunks themselves.
+	layout := scanPNGLayout(data)
+	est := pngDecodeBytes(layout, cfg.Width, cfg.Height)
 	_, palette := cfg.ColorModel.(color.Palette)
 	return header{
 		width:       cfg.Width,
 		height:      cfg.Height,
 		decodeBytes: est,
-		alpha:       palette || hasAlphaModel(cfg.ColorModel),
+		alpha:       palette || hasAlphaModel(cfg.ColorModel) || layout.trns,
+		pixelBytes:  layout.pixelBytes(),
 	}, nil
 }
 
@@ -295,8 +294,10 @@ func inspectGIF(data []byte, lim Limits) (header, error) {
 		height:      info.Height,
 		frames:      info.Frames,
 		totalPixels: info.FramePixels,
-		// DecodeAll keeps every frame as a paletted image: one byte per frame pixel.
-		decodeBytes: info.FramePixels,
+		// DecodeAll keeps every frame as a paletted image: one byte per frame pixel,
+		// and the decoder's per-frame state.
+		decodeBytes: info.FramePixels + int64(info.Frames)*gifFrameBytes,
+		pixelBytes:  1,
 		alpha:       true,
 	}, nil
 }
@@ -318,16 +319,25 @@ func inspectWebP(data []byte, lim Limits) (header, error) {
 	}
 	px := int64(info.Width) * int64(info.Height)
 	var est int64
+	pb := int64(4)
 	switch {
 	case info.Lossless:
-		// vp8l decodes ARGB words and then converts them to an NRGBA image.
-		est = 8 * px
-	case info.Alpha:
-		est = px*3/2 + 2*px // YCbCr, the alpha plane and the NYCbCrA copy
+		est = vp8lBytes(info.Width, info.Height, int64(len(data)))
 	default:
-		est = px*3/2 + px/2 // YCbCr plus the decoder's per-macroblock state
+		// The lossy frame, and for an alpha plane (decode.go, readAlpha): a raw plane
+		// of one byte per pixel, or, VP8L-compressed, a VP8L decode of the whole
+		// canvas and then the one-byte plane copied out of its green channel. The
+		// result is an NYCbCrA, which imaging and image/png read pixel by pixel.
+		est = vp8Bytes(info.Width, info.Height, int64(len(data)))
+		if info.Alpha {
+			est += px
+			if info.AlphaCompressed {
+				est += vp8lBytes(info.Width, info.Height, int64(info.AlphaBytes))
+			}
+			pb = 0
+		}
 	}
-	return header{width: info.Width, height: info.Height, decodeBytes: est, alpha: info.Alpha || info.Lossless}, nil
+	return header{width: info.Width, height: info.Height, decodeBytes: est, alpha: info.Alpha || info.Lossless, pixelBytes: pb}, nil
 }
 
 func inspectBMP(data []byte, lim Limits) (header, error) {
@@ -360,8 +370,8 @@ func inspectBMP(data []byte, lim Limits) (header, error) {
 	if err := lim.checkFrame(cfg.Width, cfg.Height); err != nil {
 		return header{}, err
 	}
-	px := int64(cfg.Width) * int64(cfg.Height)
-	return header{width: cfg.Width, height: cfg.Height, decodeBytes: 4 * px, alpha: hasAlphaModel(cfg.ColorModel)}, nil
+	return header{width: cfg.Width, height: cfg.Height, decodeBytes: bmpDecodeBytes(cfg.Width, cfg.Height),
+		alpha: hasAlphaModel(cfg.ColorModel), pixelBytes: bytesPerPixel(cfg.ColorModel)}, nil
 }
 
 func inspectTIFF(data []byte, lim Limits) (header, error) {
@@ -395,7 +405,11 @@ func inspectTIFF(data []byte, lim Limits) (header, error) {
 	case info.Compression != 1:
 		est += 3 * 8 * int64(info.BlockWidth) * int64(info.BlockHeight)
 	}
-	return header{width: info.Width, height: info.Height, decodeBytes: est, alpha: hasAlphaModel(cfg.ColorModel)}, nil
+	pb := bpp
+	if cfg.ColorModel == color.CMYKModel {
+		pb = 0 // read pixel by pixel
+	}
+	return header{width: info.Width, height: info.Height, decodeBytes: est, alpha: hasAlphaModel(cfg.ColorModel), pixelBytes: pb}, nil
 }
 
 // bytesPerPixel is the size of one pixel in the image type a decoder returns for m.

@@ -60,6 +60,12 @@ type Info struct {
 	// Alpha reports transparency: the VP8X alpha flag, an ALPH chunk or
 	// the VP8L alpha hint.
 	Alpha bool
+	// AlphaCompressed reports an ALPH chunk compressed with VP8L (method 1),
+	// which x/image/webp decodes into a full-canvas NRGBA image before it
+	// copies out the alpha plane.
+	AlphaCompressed bool
+	// AlphaBytes is the size of the ALPH chunk's payload (0 without one).
+	AlphaBytes int
 	// Animated reports the VP8X animation flag or an ANIM/ANMF chunk.
 	// Scan fails with ErrUnsupported whenever it is set.
 	Animated bool
@@ -239,6 +245,7 @@ func (st *state) alph(p []byte) error {
 	}
 	st.seenALPH = true
 	st.info.Alpha = true
+	st.info.AlphaBytes = len(p)
 	switch p[0] & 0x03 { // compression method
 	case 0:
 		// x/image/webp allocates canvas width*height bytes and reads them
@@ -249,6 +256,7 @@ func (st *state) alph(p []byte) error {
 		}
 	case 1:
 		// VP8L-compressed; x/image/webp synthesises a 14-bit header.
+		st.info.AlphaCompressed = true
 		if st.canvasW > 1<<14 || st.canvasH > 1<<14 {
 			return fmt.Errorf("compressed ALPH for %dx%d canvas exceeds 14-bit size: %w", st.canvasW, st.canvasH, ErrMalformed)
 		}

@@ -13,6 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/image/webp"
+
+	"github.com/fastimagecache/fastimagecache/internal/fixture"
 )
 
 // ---------------------------------------------------------------------------
@@ -243,12 +245,12 @@ func TestScanValid(t *testing.T) {
 		{
 			name: "extended lossy, uncompressed alpha of exactly w*h bytes",
 			data: file(vp8xChunk(flagAlpha, 20, 10), alphChunk(0, 200), vp8Chunk(20, 10, vp8Opts{})),
-			want: Info{Width: 20, Height: 10, Alpha: true, Extended: true},
+			want: Info{Width: 20, Height: 10, Alpha: true, AlphaBytes: 201, Extended: true},
 		},
 		{
 			name: "extended lossy, VP8L-compressed alpha",
 			data: file(vp8xChunk(flagAlpha, 20, 10), alphChunk(1|2<<2, 7), vp8Chunk(20, 10, vp8Opts{})),
-			want: Info{Width: 20, Height: 10, Alpha: true, Extended: true},
+			want: Info{Width: 20, Height: 10, Alpha: true, AlphaCompressed: true, AlphaBytes: 8, Extended: true},
 		},
 		{
 			name: "trailing bytes after RIFF payload",
@@ -480,4 +482,23 @@ func FuzzScan(f *testing.F) {
 			t.Fatalf("bad Trailing %d for %d bytes", info.Trailing, len(data))
 		}
 	})
+}
+
+func TestScanReportsCompressedAlpha(t *testing.T) {
+	for _, tc := range []struct {
+		mode       fixture.WebPAlphaMode
+		compressed bool
+	}{{fixture.AlphaRaw, false}, {fixture.AlphaVP8L, true}, {fixture.AlphaVP8LIndex, true}} {
+		info, err := Scan(fixture.WebPLossyAlpha(40, 30, tc.mode))
+		if err != nil {
+			t.Fatalf("mode %d: %v", tc.mode, err)
+		}
+		if !info.Alpha || info.AlphaCompressed != tc.compressed || info.AlphaBytes == 0 {
+			t.Errorf("mode %d: %+v", tc.mode, info)
+		}
+	}
+	info, err := Scan(fixture.WebPLossy(40, 30))
+	if err != nil || info.Alpha || info.AlphaCompressed || info.AlphaBytes != 0 {
+		t.Errorf("no alpha: %+v, %v", info, err)
+	}
 }

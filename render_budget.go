@@ -1,0 +1,106 @@
+package fastimagecache
+
+import "runtime"
+
+// renderBytes estimates the memory a render of h to s allocates, from the decode to the
+// encoded bytes: the decode at the Spec's scale; the resize's intermediate (scaled width
+// × source height, 4 bytes a pixel in imaging's NRGBA, less in our plane resizer) and
+// result, and its orientation copy; imaging's weights and per-goroutine scan lines; the
+// flattening or crop copy; the encoder's output (see encodedBytes); for an image type
+// imaging and image/png read through At, a boxed colour or two per pixel; and for an
+// animation, the canvas and every frame's resize and output.
+func renderBytes(h header, s Spec) int64 {
+	ow0, oh0 := orientedSize(h.width, h.height, h.orientation)
+	rw, rh, ow, oh := geometry(ow0, oh0, s)
+	o := renderOpts(h, s)
+	dw, dh := h.decodedSize(o)
+	src := int64(h.width) * int64(h.height)
+	scaled := int64(rw) * int64(rh)
+	out := int64(ow) * int64(oh)
+	tw, th := rw, rh // the resize target, in the decoded image's axes
+	if h.orientation >= 5 {
+		tw, th = rh, rw
+	}
+	resized := tw != dw || th != dh
+	var frame int64
+	if resized {
+		tmp := max(int64(tw)*int64(dh), int64(dw)*int64(th)) // intermediate, either axis first
+		frame = 4*(tmp+scaled) + imagingScratch(max(tw, th), max(dw, dh))
+	}
+	est := h.decodeBytesFor(o) + frame + 4*scaled + 4*out + encodedBytes(h, s, ow, oh, resized)
+	if h.pixelBytes == 0 && h.format != JPEG {
+		// imaging's scanner falls back to At for these types: an interface value (4
+		// bytes, tiny-allocated) for every source pixel it reads; image/png's and
+		// image/jpeg's encoders, given the image itself at full size, box one more per
+		// pixel (Convert).
+		if resized {
+			est += 4 * src
+		} else {
+			est += 8 * src
+		}
+	}
+	if h.format == GIF {
+		est += 4 * src // canvas the first frame is composited on
+		if s.Format == GIF && h.frames > 1 {
+			// encodeAnimation: its canvas and the previous one, then per frame a resize of the
+			// whole canvas, a paletted frame of the output size, and gif.EncodeAll's
+			// LZW writer (compress/lzw: a 16384-entry uint32 table, 64 KiB) with the
+			// frame's palette and draw's palette lookup table (4 KiB each).
+			est += 8*src + int64(h.frames)*(frame+out+gifEncodeFrameBytes)
+		}
+	}
+	return est
+}
+
+// gifEncodeFrameBytes is what encoding one more frame of an animation allocates besides
+// its pixels (see renderBytes).
+const gifEncodeFrameBytes = 80 << 10
+
+// imagingScratch is what one imaging.Resize from src to dst samples (the larger axis of
+// each) allocates besides its images, per pass: the filter weights (precomputeWeights:
+// a slice header per output sample and up to 2*(ceil(3*scale)+2) 16-byte weights each),
+// the work channel (parallel: 8 bytes per row or column) and a 4-byte-per-sample scan
+// line for each of GOMAXPROCS goroutines.
+func imagingScratch(dst, src int) int64 {
+	scale := max((src+dst-1)/max(dst, 1), 1)
+	weights := int64(dst) * (24 + 32*int64(3*scale+2))
+	return 2 * (weights + 8*int64(src) + int64(runtime.GOMAXPROCS(0))*4*int64(src))
+}
+
+// encodedBytes bounds what encoding an ow×oh rendition allocates: its output twice (the
+// chunks it is written into, then the one slice they are copied to: see chunkBuffer)
+// at the largest size the encoder can produce, plus the encoder's own state. PNG
+// writes the image's own samples (NRGBA after imaging, else the decoded type: 8 bytes
+// a pixel at 16 bits) with a filter byte per row, and deflate never grows incompressible
+// data by more than 5 bytes per 64 KiB block; GIF writes LZW codes of at most 12 bits
+// per 8-bit pixel; a JPEG at quality 100 of noise stays under 4 bytes per pixel.
+func encodedBytes(h header, s Spec, ow, oh int, resized bool) int64 {
+	out := int64(ow) * int64(oh)
+	var n int64
+	switch s.Format {
+	case PNG:
+		pb := int64(4)
+		if !resized && h.format != JPEG {
+			pb = max(pb, h.pixelBytes)
+		}
+		n = pb*out + int64(oh)
+		n += n/65535*5 + 64
+	case GIF:
+		n = 2 * out
+	default:
+		n = 4 * out
+	}
+	return 2*n + chunkSize + encoderState
+}
+
+// encoderState covers an encoder's fixed allocations: compress/flate's compressor (about
+// 1 MiB at the default level: hash chains, window, tokens) for PNG, the Huffman and
+// quantisation tables for JPEG, a quantised palette for GIF.
+const encoderState = 1200 << 10
+
+// renderNeed is the reservation of a render of h to s from inputBytes of encoded input:
+// the render's own estimate, the input it reads from, a fixed overhead, and in isolated
+// mode the bound of the worker's answer, which is read into this process.
+func (c *Cache) renderNeed(h header, s Spec, inputBytes int) int64 {
+	return renderBytes(h, s) + int64(inputBytes) + decodeOverhead + c.answerBytes(h, s)
+}
