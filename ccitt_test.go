@@ -20,7 +20,6 @@ func ccittLimits() Limits {
 	return lim
 }
 
-
 // TestCCITTDecodeBytesCoversAllocation decodes generated Group 3 and Group 4
 // TIFFs of several shapes (one strip, many, one row a strip, narrow and wide,
 // blank and busy, both fill orders, tiles up to the tile cap) and checks that the reservation made from
