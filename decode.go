@@ -87,7 +87,13 @@ func (e ioErr) Unwrap() error { return e.err }
 // through ctxio). A panic in fn becomes ErrCorrupt. An error after the context is done
 // becomes the context's error, so a deadline never looks like corrupt data.
 func (c *Cache) run(ctx context.Context, n int64, fn func(ctx context.Context) error) error {
-	release, err := c.budget.reserve(ctx, n)
+	return c.runHolding(ctx, n, 0, fn)
+}
+
+// runHolding is run for a caller that holds held bytes outside the budget while it waits
+// for room (see budget.reserveHolding).
+func (c *Cache) runHolding(ctx context.Context, n, held int64, fn func(ctx context.Context) error) error {
+	release, err := c.budget.reserveHolding(ctx, n, held)
 	if err != nil {
 		return err
 	}

@@ -217,7 +217,9 @@ func TestConcurrentPutsStayWithinBudget(t *testing.T) {
 	inputs := make([][]byte, n)
 	var one int64 // the most one proving decode allocates, with its input
 	for i := range inputs {
-		inputs[i] = fixture.PNGRaw(fixture.PNGShape{Width: 1200 + i, Height: 1200, ColorType: 0, BitDepth: 8, TRNS: true})
+		// Flat: small files, so the inputs queued for budget stay far below the bound on
+		// what waiters may hold (TestBudgetBoundsInputsHeldByWaiters).
+		inputs[i] = fixture.PNGRaw(fixture.PNGShape{Width: 1200 + i, Height: 1200, ColorType: 0, BitDepth: 8, TRNS: true, Flat: true})
 		h, err := inspect(inputs[i], putConfig{}, DefaultLimits())
 		require.NoError(t, err)
 		got := totalAlloc(func() { _, err = decodeImage(t.Context(), inputs[i], h, proveOpts) })
@@ -373,4 +375,49 @@ func TestGetCallerLeavingDoesNotFailOthers(t *testing.T) {
 	require.ErrorIs(t, <-first, context.Canceled)
 	close(unblock)
 	require.NoError(t, <-second)
+}
+
+// TestBudgetBoundsInputsHeldByWaiters: a Put reads its input before its header says what
+// the decode needs, and holds it while it waits for budget. A flood of uploads queued
+// behind a full budget must not hold unbounded memory outside it: once the inputs of the
+// waiters would pass a quarter of the budget, the next upload is refused at once with
+// ErrBusy, even though MaxQueue has room.
+func TestBudgetBoundsInputsHeldByWaiters(t *testing.T) {
+	const budgetBytes = 8 << 20
+	c := newTestCache(t, WithLimits(Limits{MemoryBudget: budgetBytes, MaxQueue: 64}))
+	hold, err := c.budget.reserve(t.Context(), budgetBytes) // the budget is full
+	require.NoError(t, err)
+	// Incompressible PNGs of about 1 MB each: three of them pass a quarter of 8 MiB.
+	const uploads = 8
+	inputs := make([][]byte, uploads)
+	for i := range inputs {
+		inputs[i] = fixture.PNGRaw(fixture.PNGShape{Width: 700 + i, Height: 500, ColorType: 2, BitDepth: 8})
+	}
+	each := int64(len(inputs[0]))
+	require.Greater(t, 3*each, int64(budgetBytes/4), "the fixture must be large enough for the bound to bite")
+	errs := make(chan error, uploads)
+	for _, in := range inputs {
+		go func() { _, err := c.Put(t.Context(), bytes.NewReader(in)); errs <- err }()
+	}
+	busy := 0
+	// Every upload either waits or is refused; count the refusals as they come.
+	spinUntil(t, func() bool {
+		for {
+			select {
+			case err := <-errs:
+				require.ErrorIs(t, err, ErrBusy)
+				busy++
+				continue
+			default:
+			}
+			return int(c.budget.waiting.Load())+busy == uploads
+		}
+	})
+	assert.LessOrEqual(t, c.budget.heldWaiting.Load(), int64(budgetBytes/4))
+	assert.GreaterOrEqual(t, busy, uploads-int(budgetBytes/4/each), "uploads beyond the held-input bound are refused")
+	hold()
+	for range uploads - busy {
+		require.NoError(t, <-errs) // the waiters go on to succeed
+	}
+	assert.Zero(t, c.budget.heldWaiting.Load())
 }

@@ -173,7 +173,7 @@ func (c *Cache) renderAndStore(ctx context.Context, id ID, s Spec, key string) (
 func (c *Cache) renderStoreData(ctx context.Context, id ID, data []byte, h header, s Spec, key string) (*renderResult, error) {
 	var out rendered
 	need := c.renderNeed(h, s, len(data))
-	err := c.run(ctx, need, func(ctx context.Context) error {
+	err := c.runHolding(ctx, need, int64(cap(data)), func(ctx context.Context) error {
 		var err error
 		out, err = c.renderImage(ctx, data, h, s)
 		return err

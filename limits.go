@@ -171,6 +171,10 @@ type budget struct {
 
 	// Counters, read by tests and Stats. Updated atomically.
 	waiting atomic.Int64 // decodes waiting for room now
+	// heldWaiting is the memory waiters hold outside the budget while they wait: a Put's
+	// input, read before its header could say what the decode needs. It is bounded by
+	// maxHeldWaiting, so a flood of uploads queued for budget cannot hold more than that.
+	heldWaiting atomic.Int64
 	waits   atomic.Int64 // decodes that had to wait, ever
 	inUse   atomic.Int64 // bytes reserved now
 	peak    atomic.Int64 // highest inUse seen
@@ -190,6 +194,18 @@ func newBudget(size int64, maxQueue int) *budget {
 // deadline; a request that finds MaxQueue others already waiting fails at once with ErrBusy.
 // The returned release is idempotent.
 func (b *budget) reserve(ctx context.Context, n int64) (release func(), err error) {
+	return b.reserveHolding(ctx, n, 0)
+}
+
+// maxHeldWaiting is how much memory all waiters together may hold outside the budget
+// while they wait (see reserveHolding): a quarter of it.
+func (b *budget) maxHeldWaiting() int64 { return b.size / 4 }
+
+// reserveHolding is reserve for a caller that holds held bytes outside the budget (its
+// input) and keeps them while it waits. Waiting is refused with ErrBusy when the bytes
+// all waiters hold would pass a quarter of the budget, so the memory in flight stays
+// within 1.25 times the budget however many uploads queue.
+func (b *budget) reserveHolding(ctx context.Context, n, held int64) (release func(), err error) {
 	if n > b.size {
 		return nil, &LimitError{What: "decode memory", Value: n, Limit: b.size, err: ErrDimensions}
 	}
@@ -198,9 +214,15 @@ func (b *budget) reserve(ctx context.Context, n int64) (release func(), err erro
 			b.waiting.Add(-1)
 			return nil, fmt.Errorf("%d decodes already waiting for memory: %w", b.maxQueue, ErrBusy)
 		}
+		if held > 0 && b.heldWaiting.Add(held) > b.maxHeldWaiting() {
+			b.heldWaiting.Add(-held)
+			b.waiting.Add(-1)
+			return nil, fmt.Errorf("inputs waiting for memory hold over %d bytes: %w", b.maxHeldWaiting(), ErrBusy)
+		}
 		b.waits.Add(1)
 		err := b.sem.Acquire(ctx, n)
 		b.waiting.Add(-1)
+		b.heldWaiting.Add(-max(held, 0))
 		if err != nil {
 			return nil, fmt.Errorf("wait for decode memory: %w", err) // wraps ctx.Err()
 		}

@@ -170,7 +170,7 @@ func (c *Cache) proveAndRenderEager(ctx context.Context, data []byte, h header, 
 		results[j] = eagerRendition{spec: eager[i].spec, key: eager[i].key}
 	}
 	var proved atomic.Bool
-	err := c.run(ctx, base+extra, func(ctx context.Context) error {
+	err := c.runHolding(ctx, base+extra, int64(cap(data)), func(ctx context.Context) error {
 		dec, err := c.proveImage(ctx, data, h)
 		if err != nil {
 			return err
