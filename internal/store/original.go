@@ -341,3 +341,22 @@ func (d *Disk) dropRenditionsLocked(id string) error {
 	}
 	return nil
 }
+
+// DropRenditions removes every rendition of id from the index and the disk,
+// whether or not the original is stored here: it is how a Detached tier
+// forgets an ID deleted elsewhere. Removing nothing is not an error.
+func (d *Disk) DropRenditions(ctx context.Context, id string) error {
+	const op = "delete renditions"
+	if err := d.begin(ctx, op); err != nil {
+		return err
+	}
+	if !validKey(id) {
+		return ErrInvalidKey
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed.Load() {
+		return fmt.Errorf("store: %s: %w", op, ErrClosed)
+	}
+	return d.dropRenditionsLocked(id)
+}

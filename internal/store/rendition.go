@@ -78,7 +78,7 @@ func (d *Disk) PutRendition(ctx context.Context, id, key string, meta, payload [
 	if err != nil {
 		return fsErr(op, id, err)
 	}
-	if !ok {
+	if !ok && !d.detached {
 		return notExist(op, id, nil)
 	}
 
@@ -115,7 +115,7 @@ func (d *Disk) commitRendition(id, key string, tmp *string, size int64, now time
 	if err != nil {
 		return nil, fsErr(op, id, err)
 	}
-	if !ok {
+	if !ok && !d.detached {
 		return nil, notExist(op, id, nil)
 	}
 	syncs, err := d.mkdirsLocked(renditionShard(id), renditionDir(id))

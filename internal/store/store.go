@@ -104,17 +104,23 @@ type Options struct {
 	// called concurrently, sometimes with the store's lock held, so it must
 	// not call back into the Disk.
 	Faults func(op string) error
+	// Detached makes the rendition tier independent of the originals: for a
+	// node whose originals live elsewhere (a shared bucket), renditions are
+	// stored without a local original, Open keeps them, and DropRenditions
+	// removes them. Originals, if any are put, behave as without it.
+	Detached bool
 }
 
 // Disk is a store on the local filesystem. It is safe for concurrent use.
 type Disk struct {
 	// Immutable after Open. os.Root is safe for concurrent use.
-	root   *os.Root
-	lock   *os.File // holds the directory's lock (lockDir) until Close
-	now    func() time.Time
-	log    *slog.Logger
-	quota  int64
-	faults func(op string) error // Options.Faults; nil in production
+	root     *os.Root
+	lock     *os.File // holds the directory's lock (lockDir) until Close
+	now      func() time.Time
+	log      *slog.Logger
+	quota    int64
+	faults   func(op string) error // Options.Faults; nil in production
+	detached bool                  // Options.Detached
 
 	// closed is set once, by Close (while holding mu); it is read without
 	// the lock at the start of every method and re-checked under mu before
@@ -184,14 +190,15 @@ func Open(dir string, opt Options) (*Disk, error) {
 		return nil, err
 	}
 	d := &Disk{
-		lock:   lock,
-		root:   root,
-		now:    opt.Now,
-		log:    opt.Logger,
-		quota:  opt.MaxRenditionBytes,
-		faults: opt.Faults,
-		rend:   make(map[string]map[string]*entry),
-		lru:    list.New(),
+		lock:     lock,
+		root:     root,
+		now:      opt.Now,
+		log:      opt.Logger,
+		quota:    opt.MaxRenditionBytes,
+		faults:   opt.Faults,
+		detached: opt.Detached,
+		rend:     make(map[string]map[string]*entry),
+		lru:      list.New(),
 	}
 	if d.now == nil {
 		d.now = time.Now
@@ -337,7 +344,7 @@ func (d *Disk) loadRenditions(have map[string]struct{}) error {
 				skipped++
 				continue
 			}
-			if _, ok := have[id]; !ok {
+			if _, ok := have[id]; !ok && !d.detached {
 				if err := sub.RemoveAll(id); err != nil {
 					d.log.Warn("store: cannot remove orphan renditions", "id", short(id), "err", cause(err))
 				} else {
