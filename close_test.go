@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fastimagecache/fastimagecache/internal/fixture"
-	"github.com/fastimagecache/fastimagecache/internal/store"
 )
 
 // watchedStore records every call made to the store once Close has closed it, and can
@@ -94,9 +93,9 @@ func (w *watchedStore) PutRendition(ctx context.Context, id, key string, meta, p
 	return err
 }
 
-func (w *watchedStore) OpenRendition(ctx context.Context, id, key string) (*store.Rendition, error) {
+func (w *watchedStore) OpenRendition(ctx context.Context, id, key string, limit int64) (*storedRendition, error) {
 	w.note("OpenRendition")
-	return w.storage.OpenRendition(ctx, id, key)
+	return w.storage.OpenRendition(ctx, id, key, limit)
 }
 
 func (w *watchedStore) MarkUsed(id, key string) {
@@ -104,7 +103,7 @@ func (w *watchedStore) MarkUsed(id, key string) {
 	w.storage.MarkUsed(id, key)
 }
 
-func (w *watchedStore) Verify(ctx context.Context) (store.VerifyReport, error) {
+func (w *watchedStore) Verify(ctx context.Context) (storeReport, error) {
 	w.note("Verify")
 	return w.storage.Verify(ctx)
 }

@@ -11,8 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"time"
-
-	"github.com/fastimagecache/fastimagecache/internal/store"
 )
 
 // Get returns the rendition of the image id described by spec, rendering and storing it
@@ -58,10 +56,10 @@ func (c *Cache) get(ctx context.Context, id ID, spec Spec) (*Rendition, error) {
 		c.store.MarkUsed(string(id), key)
 		return rr.open(), nil
 	}
-	if r, err := c.openStored(ctx, id, key); err == nil {
+	if r, err := c.openStored(ctx, id, key, renditionBound(m, cs, c.lim)); err == nil {
 		c.count.hits.Add(1)
 		return r, nil
-	} else if !errors.Is(err, store.ErrNotExist) {
+	} else if !errors.Is(err, ErrNotFound) {
 		return nil, storeErr("open rendition of "+id.short(), err)
 	}
 	c.count.misses.Add(1)
@@ -95,23 +93,23 @@ func renditionKey(id ID, s Spec) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// openStored opens a stored rendition; store.ErrNotExist means a miss. A rendition small
+// openStored opens a stored rendition; ErrNotFound means a miss. A rendition small
 // enough for the memory tier is read whole and kept there.
-func (c *Cache) openStored(ctx context.Context, id ID, key string) (*Rendition, error) {
-	sr, err := c.store.OpenRendition(ctx, string(id), key)
+func (c *Cache) openStored(ctx context.Context, id ID, key string, limit int64) (*Rendition, error) {
+	sr, err := c.store.OpenRendition(ctx, string(id), key, limit)
 	if err != nil {
 		return nil, err
 	}
 	var m renditionMeta
 	if err := json.Unmarshal(sr.Meta, &m); err != nil || !m.Format.known() {
 		_ = sr.Close()
-		return nil, store.ErrNotExist // not ours: render again
+		return nil, ErrNotFound // not ours: render again
 	}
 	if sr.Size <= c.cfg.memoryBytes/8 {
 		data, err := io.ReadAll(io.LimitReader(sr, sr.Size+1))
 		_ = sr.Close() // read-only
 		if err != nil || int64(len(data)) != sr.Size {
-			return nil, store.ErrNotExist
+			return nil, ErrNotFound
 		}
 		rr := &renderResult{out: rendered{data: data, format: m.Format, width: m.Width, height: m.Height}, digest: sr.Digest, modTime: sr.ModTime}
 		c.hot.Add(key, string(id), rr, int64(len(data)))

@@ -110,3 +110,13 @@ func maxRenditionBytes(h header, s Spec, lim Limits) int64 {
 	}
 	return min(frames*(9*int64(ow)*int64(oh)+4<<10)+1<<20, lim.MemoryBudget)
 }
+
+// renditionBound bounds the payload of a stored rendition of the original m under the
+// canonical spec s (either EXIF orientation: the metadata does not keep it), so a read from
+// shared storage never takes more than an honest rendition could be.
+func renditionBound(m originalMeta, s Spec, lim Limits) int64 {
+	h := header{format: m.Format, width: m.Width, height: m.Height, frames: m.Frames, orientation: 1}
+	a := maxRenditionBytes(h, s, lim)
+	h.orientation = 6
+	return max(a, maxRenditionBytes(h, s, lim))
+}

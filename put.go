@@ -10,8 +10,6 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
-
-	"github.com/fastimagecache/fastimagecache/internal/store"
 )
 
 // Put reads an image from r and stores it. In order, before any pixel buffer exists, it
@@ -83,7 +81,7 @@ func (c *Cache) ingest(ctx context.Context, r io.Reader, pc putConfig) (Info, he
 		switch {
 		case err == nil:
 			return m.info(id), h, n, false, nil
-		case errors.Is(err, store.ErrCorrupt), errors.Is(err, store.ErrNotExist):
+		case errors.Is(err, ErrCorrupt), errors.Is(err, ErrNotFound):
 			c.hot.RemoveOwner(string(id))
 			c.metas.RemoveOwner(string(id))
 		default:

@@ -95,14 +95,10 @@ func (c *Cache) Verify(ctx context.Context) (VerifyReport, error) {
 	}
 	defer c.leave()
 	r, err := c.store.Verify(ctx)
-	rep := VerifyReport{Originals: r.Originals, Renditions: r.Renditions}
+	rep := VerifyReport{Originals: r.Originals, Renditions: r.Renditions, BadOriginals: r.BadOriginals, BadRenditions: r.BadRenditions}
 	for _, id := range r.BadOriginals {
-		rep.BadOriginals = append(rep.BadOriginals, ID(id))
-		c.hot.RemoveOwner(id)
-		c.metas.RemoveOwner(id)
-	}
-	for _, p := range r.BadRenditions {
-		rep.BadRenditions = append(rep.BadRenditions, BadEntry{ID: ID(p[0]), Key: p[1]})
+		c.hot.RemoveOwner(string(id))
+		c.metas.RemoveOwner(string(id))
 	}
 	if err != nil {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {

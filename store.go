@@ -5,16 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
-
-	"github.com/fastimagecache/fastimagecache/internal/store"
+	"time"
 )
 
-// storage is the seam between the Cache and where bytes live: the local filesystem now
-// (internal/store.Disk), object storage shared by many servers later. Keys are hex digests
-// only: the ID (SHA-256 of an original) and a rendition key (SHA-256 of the ID and the
-// canonical Spec). Implementations verify what they read back and never put a path or a
-// user string in an error.
+// storage is the seam between the Cache and where bytes live: the local filesystem alone
+// (diskStorage), or a bucket shared by many servers behind this node's local disk tier
+// (bucketStorage). Keys are hex digests only: the ID (SHA-256 of an original) and a
+// rendition key (SHA-256 of the ID and the canonical Spec). Implementations verify what
+// they read back, never put a path, key or user string in an error, and return errors
+// wrapping the package's sentinels: ErrNotFound (with errMetaMissing from OriginalMeta
+// when only the metadata is missing), ErrCorrupt, ErrClosed, ErrStorage, or ctx's error.
 type storage interface {
 	PutOriginal(ctx context.Context, id string, data, meta []byte) (created bool, err error)
 	Original(ctx context.Context, id string) ([]byte, error)
@@ -22,36 +24,61 @@ type storage interface {
 	ReplaceMeta(ctx context.Context, id string, meta []byte) error
 	Delete(ctx context.Context, id string) error
 	PutRendition(ctx context.Context, id, key string, meta, payload []byte) error
-	OpenRendition(ctx context.Context, id, key string) (*store.Rendition, error)
+	// OpenRendition opens a stored rendition; limit bounds a payload read over the network.
+	OpenRendition(ctx context.Context, id, key string, limit int64) (*storedRendition, error)
 	MarkUsed(id, key string) // a hit served from memory, for the LRU order; no I/O
-	Verify(ctx context.Context) (store.VerifyReport, error)
-	Stats() store.Stats
+	Verify(ctx context.Context) (storeReport, error)
+	Stats() storeStats
 	Close() error
 }
 
-// openDiskStore opens the local store; errors carry no absolute path.
-func openDiskStore(dir string, cfg config) (storage, error) {
-	d, err := store.Open(dir, store.Options{MaxRenditionBytes: cfg.maxStoreBytes, Logger: cfg.logger, Faults: cfg.storeFaults})
-	if errors.Is(err, store.ErrLocked) {
-		return nil, fmt.Errorf("open store: %w", ErrLocked)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("open store: %w: %w", ErrStorage, err)
-	}
-	return d, nil
+// errMetaMissing marks, from OriginalMeta, an original present without its metadata.
+var errMetaMissing = errors.New("metadata missing")
+
+// tier says where a stored rendition was found.
+type tier int
+
+const (
+	tierDisk tier = iota
+	tierBucket
+)
+
+// storedRendition is an open, verified rendition. The ReadSeekCloser reads the payload.
+type storedRendition struct {
+	io.ReadSeekCloser
+	Meta    []byte
+	Size    int64 // payload bytes
+	ModTime time.Time
+	Digest  [32]byte // SHA-256 of the payload
+	Tier    tier
 }
 
-// storeErr maps a store failure onto the package's sentinels.
+// storeStats are the storage's counters and gauges.
+type storeStats struct {
+	Originals      int
+	OriginalBytes  int64
+	Renditions     int
+	RenditionBytes int64
+	Evictions      int64
+	BucketHits     int64 // renditions read from the bucket
+	BucketErrors   int64 // bucket calls that failed (after retries)
+	BucketCorrupt  int64 // bucket objects that failed verification
+}
+
+// storeReport is what Verify found.
+type storeReport struct {
+	Originals, Renditions int
+	BadOriginals          []ID
+	BadRenditions         []BadEntry
+}
+
+// storeErr names the failed operation. err comes from a storage (already wrapping a
+// sentinel) or is an unexpected failure, which is reported as ErrStorage.
 func storeErr(op string, err error) error {
-	switch {
-	case errors.Is(err, store.ErrNotExist), errors.Is(err, store.ErrInvalidKey):
-		return fmt.Errorf("%s: %w", op, ErrNotFound)
-	case errors.Is(err, store.ErrCorrupt):
-		return fmt.Errorf("%s: stored bytes fail verification: %w", op, ErrCorrupt)
-	case errors.Is(err, store.ErrClosed):
-		return fmt.Errorf("%s: %w", op, ErrClosed)
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("%s: %w", op, err)
+	for _, s := range []error{ErrNotFound, ErrCorrupt, ErrClosed, ErrStorage, ErrTooLarge, context.Canceled, context.DeadlineExceeded} {
+		if errors.Is(err, s) {
+			return fmt.Errorf("%s: %w", op, err)
+		}
 	}
 	return fmt.Errorf("%s: %w: %w", op, ErrStorage, err)
 }
@@ -104,7 +131,10 @@ const metaSize = 128
 // metadata is still returned.
 func (c *Cache) readMeta(ctx context.Context, id ID) (originalMeta, error) {
 	raw, err := c.store.OriginalMeta(ctx, string(id))
-	if err != nil && !errors.Is(err, store.ErrMetaMissing) {
+	if err != nil && !errors.Is(err, errMetaMissing) {
+		if errors.Is(err, ErrNotFound) {
+			c.hot.RemoveOwner(string(id))
+		}
 		return originalMeta{}, storeErr("stat "+id.short(), err)
 	}
 	var m originalMeta
@@ -113,7 +143,7 @@ func (c *Cache) readMeta(ctx context.Context, id ID) (originalMeta, error) {
 	}
 	data, err := c.store.Original(ctx, string(id))
 	if err != nil {
-		if errors.Is(err, store.ErrCorrupt) || errors.Is(err, store.ErrNotExist) {
+		if errors.Is(err, ErrCorrupt) || errors.Is(err, ErrNotFound) {
 			c.hot.RemoveOwner(string(id))
 		}
 		return originalMeta{}, storeErr("read "+id.short(), err)
