@@ -240,7 +240,12 @@ func New(dir string, opts ...Option) (*Cache, error) {
 	if cfg.maxStoreBytes < 0 {
 		return nil, fmt.Errorf("fastimagecache: negative store quota %d", cfg.maxStoreBytes)
 	}
-	st, err := openDiskStore(dir, cfg)
+	var st storage
+	if cfg.bucket != nil {
+		st, err = openBucketStore(dir, cfg, lim)
+	} else {
+		st, err = openDiskStore(dir, cfg)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -53,6 +53,7 @@ func (c *Cache) get(ctx context.Context, id ID, spec Spec) (*Rendition, error) {
 	key := renditionKey(id, cs)
 	if rr, ok := c.hot.Get(key); ok {
 		c.count.hits.Add(1)
+		c.count.memoryHits.Add(1)
 		c.store.MarkUsed(string(id), key)
 		return rr.open(), nil
 	}
@@ -99,6 +100,9 @@ func (c *Cache) openStored(ctx context.Context, id ID, key string, limit int64) 
 	sr, err := c.store.OpenRendition(ctx, string(id), key, limit)
 	if err != nil {
 		return nil, err
+	}
+	if sr.Tier == tierDisk {
+		c.count.diskHits.Add(1)
 	}
 	var m renditionMeta
 	if err := json.Unmarshal(sr.Meta, &m); err != nil || !m.Format.known() {

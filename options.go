@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"slices"
 	"time"
+
+	"gocloud.dev/blob"
 )
 
 // An Option configures a Cache at New. The configuration does not change after New.
@@ -41,6 +43,8 @@ type config struct {
 	isolation     *IsolationConfig      // WithIsolation; nil decodes in process
 	eager         []Spec                // WithEagerRenditions
 	runtimeLimit  bool                  // WithRuntimeMemoryLimit
+	bucket        *blob.Bucket          // WithBucket; nil: local only
+	bucketFaults  func(op string) error // test seam: blobstore.Options.Faults
 }
 
 func defaultConfig() config {

@@ -24,11 +24,19 @@ type Stats struct {
 	Originals   int              // originals stored
 	Renditions  int              // renditions stored
 	StoreBytes  int64            // bytes of originals and renditions on disk
+
+	// Hits by tier: MemoryHits + DiskHits + BucketHits = Hits. Misses counts decodes.
+	MemoryHits    int64 // Gets served from the memory tier
+	DiskHits      int64 // Gets served from the local disk tier
+	BucketHits    int64 // Gets served from the bucket (WithBucket): rendered by any node
+	BucketErrors  int64 // bucket calls that failed after their retries (WithBucket)
+	BucketCorrupt int64 // bucket objects that failed verification and were not served
 }
 
 // counters are the Cache's event counts.
 type counters struct {
 	puts, gets, hits, misses atomic.Int64
+	memoryHits, diskHits     atomic.Int64
 
 	// mu guards rejections.
 	mu         sync.Mutex
@@ -62,6 +70,12 @@ func (c *Cache) Stats() Stats {
 		Originals:   st.Originals,
 		Renditions:  st.Renditions,
 		StoreBytes:  st.OriginalBytes + st.RenditionBytes,
+
+		MemoryHits:    c.count.memoryHits.Load(),
+		DiskHits:      c.count.diskHits.Load(),
+		BucketHits:    st.BucketHits,
+		BucketErrors:  st.BucketErrors,
+		BucketCorrupt: st.BucketCorrupt,
 	}
 	c.count.mu.Lock()
 	for k, v := range c.count.rejections {

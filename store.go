@@ -105,15 +105,22 @@ func (m originalMeta) valid() bool {
 	return m.Format.known() && m.Width > 0 && m.Height > 0 && m.Frames > 0 && m.Size > 0
 }
 
-// loadMeta reads an original's metadata. Metadata that is missing or does not parse is
+// loadMeta reads an original's metadata, from the memory tier when it has it (local
+// storage only). Metadata that is missing or does not parse is
 // rebuilt from the original itself (which the store verifies against its digest) and
 // written back (see readMeta).
 func (c *Cache) loadMeta(ctx context.Context, id ID) (originalMeta, error) {
-	if m, ok := c.metas.Get(string(id)); ok {
-		return m, nil
+	cached, ok := c.metas.Get(string(id))
+	if ok && c.cfg.bucket == nil {
+		return cached, nil
 	}
+	// With a bucket, another node may have deleted the ID: ask the bucket every time, and
+	// fall back on what this node knows only while the bucket cannot be reached.
 	gen := c.deletes.Load()
 	m, err := c.readMeta(ctx, id)
+	if err != nil && ok && errors.Is(err, ErrStorage) {
+		return cached, nil
+	}
 	// A Delete that ran meanwhile may have removed what was just read: cache only if none did.
 	if err == nil && c.deletes.Load() == gen {
 		c.metas.Add(string(id), string(id), m, metaSize)

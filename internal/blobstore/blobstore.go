@@ -426,3 +426,16 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	}
 	return nil
 }
+
+// QuarantineOriginal moves the original id aside (to fic1/q/<id>), for one that failed
+// verification: it is kept for inspection, and a later put stores the original again.
+func (s *Store) QuarantineOriginal(ctx context.Context, id string) error {
+	if !ValidKey(id) {
+		return ErrInvalidKey
+	}
+	err := s.do(ctx, "quarantine", func() error { return s.b.Copy(ctx, prefix+"q/"+id, originalKey(id), nil) })
+	if err != nil && !errors.Is(err, ErrNotExist) {
+		return err
+	}
+	return s.remove(ctx, originalKey(id))
+}
