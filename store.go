@@ -141,6 +141,7 @@ func (c *Cache) readMeta(ctx context.Context, id ID) (originalMeta, error) {
 	if err != nil && !errors.Is(err, errMetaMissing) {
 		if errors.Is(err, ErrNotFound) {
 			c.hot.RemoveOwner(string(id))
+			c.metas.RemoveOwner(string(id))
 		}
 		return originalMeta{}, storeErr("stat "+id.short(), err)
 	}
