@@ -115,7 +115,11 @@ func (c *Cache) loadMeta(ctx context.Context, id ID) (originalMeta, error) {
 		return cached, nil
 	}
 	// With a bucket, another node may have deleted the ID: ask the bucket every time, and
-	// fall back on what this node knows only while the bucket cannot be reached.
+	// fall back on what this node knows only while the bucket cannot be reached (for a
+	// moment after a call found it down, without asking).
+	if b, isB := c.store.(interface{ down() bool }); ok && isB && b.down() {
+		return cached, nil
+	}
 	gen := c.deletes.Load()
 	m, err := c.readMeta(ctx, id)
 	if err != nil && ok && errors.Is(err, ErrStorage) {

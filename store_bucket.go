@@ -40,7 +40,16 @@ type bucketStorage struct {
 	now      func() time.Time
 
 	hits, errs, corrupt atomic.Int64
+	// downUntil (unix ns): after a call found the bucket unavailable, lookups of metadata
+	// this node already holds skip the bucket until then, so local-tier hits stay fast.
+	downUntil atomic.Int64
 }
+
+// bucketPause is how long lookups trust this node's metadata after the bucket failed.
+const bucketPause = 5 * time.Second
+
+// down reports whether the bucket failed within the last bucketPause.
+func (s *bucketStorage) down() bool { return s.now().UnixNano() < s.downUntil.Load() }
 
 func openBucketStore(dir string, cfg config, lim Limits) (storage, error) {
 	d, err := openDisk(dir, cfg, true)
@@ -71,6 +80,9 @@ func (s *bucketStorage) bucketErr(err error) error {
 		return fmt.Errorf("shared storage: %w: %w", ErrStorage, err)
 	}
 	s.errs.Add(1)
+	if errors.Is(err, blobstore.ErrUnavailable) {
+		s.downUntil.Store(s.now().Add(bucketPause).UnixNano())
+	}
 	return fmt.Errorf("shared storage: %w: %w", ErrStorage, err)
 }
 

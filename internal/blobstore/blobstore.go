@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"gocloud.dev/blob"
@@ -210,6 +211,9 @@ func (s *Store) read(ctx context.Context, k string, limit int64) ([]byte, error)
 		}
 		data, err = io.ReadAll(io.LimitReader(r, limit+1))
 		if err != nil {
+			if checksumMismatch(err) {
+				return fmt.Errorf("driver checksum: %w", ErrCorrupt)
+			}
 			return err
 		}
 		if int64(len(data)) > limit {
@@ -219,6 +223,13 @@ func (s *Store) read(ctx context.Context, k string, limit int64) ([]byte, error)
 		return nil
 	})
 	return data, err
+}
+
+// checksumMismatch reports a driver's own integrity check failing on a body (the S3
+// client validates the object's stored checksum): the bytes are damaged, and reading them
+// again cannot help. Drivers do not export a type for it, so the message is matched.
+func checksumMismatch(err error) bool {
+	return strings.Contains(strings.ToLower(err.Error()), "checksum did not match")
 }
 
 func (s *Store) write(ctx context.Context, k string, data []byte) error {
