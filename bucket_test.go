@@ -146,8 +146,8 @@ func TestBucketCorruptObjects(t *testing.T) {
 
 			for _, damage := range []func([]byte) []byte{
 				func(o []byte) []byte { o = bytes.Clone(o); o[len(o)-1] ^= 0x40; return o }, // flipped
-				func(o []byte) []byte { return o[:len(o)/2] },                                // truncated
-				func([]byte) []byte { return make([]byte, 64<<20) },                          // huge
+				func(o []byte) []byte { return o[:len(o)/2] },                               // truncated
+				func([]byte) []byte { return make([]byte, 64<<20) },                         // huge
 			} {
 				obj, err := b.ReadAll(ctx, rk[0])
 				require.NoError(t, err)

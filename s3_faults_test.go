@@ -36,9 +36,12 @@ func TestS3ServerStoppedAndRestarted(t *testing.T) {
 	assert.Equal(t, want, readRendition(t, r))
 	for name, call := range map[string]func(context.Context) error{
 		"get miss": func(ctx context.Context) error { _, err := n.Get(ctx, info.ID, Spec{Width: 151}); return err },
-		"put":      func(ctx context.Context) error { _, err := n.Put(ctx, bytes.NewReader(fixture.PNG(20, 20))); return err },
-		"stat":     func(ctx context.Context) error { _, err := n.Stat(ctx, idOf([]byte("unknown"))); return err },
-		"delete":   func(ctx context.Context) error { return n.Delete(ctx, info.ID) },
+		"put": func(ctx context.Context) error {
+			_, err := n.Put(ctx, bytes.NewReader(fixture.PNG(20, 20)))
+			return err
+		},
+		"stat":   func(ctx context.Context) error { _, err := n.Stat(ctx, idOf([]byte("unknown"))); return err },
+		"delete": func(ctx context.Context) error { return n.Delete(ctx, info.ID) },
 	} {
 		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		err := call(cctx)
@@ -182,7 +185,10 @@ func TestS3SlowResponsesHonourCtx(t *testing.T) {
 	for name, call := range map[string]func(context.Context) error{
 		"get":  func(ctx context.Context) error { _, err := n.Get(ctx, info.ID, Spec{Width: 30}); return err },
 		"stat": func(ctx context.Context) error { _, err := n.Stat(ctx, info.ID); return err },
-		"put":  func(ctx context.Context) error { _, err := n.Put(ctx, bytes.NewReader(fixture.PNG(30, 30))); return err },
+		"put": func(ctx context.Context) error {
+			_, err := n.Put(ctx, bytes.NewReader(fixture.PNG(30, 30)))
+			return err
+		},
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		done := make(chan error, 1)
