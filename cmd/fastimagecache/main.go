@@ -76,6 +76,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	err := f(ctx, args, stdout)
+	closeBuckets()
 	var ue usageError
 	switch {
 	case errors.Is(err, flag.ErrHelp):
@@ -127,8 +128,12 @@ func defaultDir() string {
 var allFormats = []fastimagecache.Format{fastimagecache.JPEG, fastimagecache.PNG, fastimagecache.GIF,
 	fastimagecache.WebP, fastimagecache.BMP, fastimagecache.TIFF}
 
-func openCache(dir string, opts ...fastimagecache.Option) (*fastimagecache.Cache, error) {
-	opts = append([]fastimagecache.Option{fastimagecache.WithLimits(fastimagecache.Limits{Formats: allFormats})}, opts...)
+func openCache(ctx context.Context, dir, bucket string, opts ...fastimagecache.Option) (*fastimagecache.Cache, error) {
+	bo, err := bucketOption(ctx, bucket)
+	if err != nil {
+		return nil, err
+	}
+	opts = append([]fastimagecache.Option{fastimagecache.WithLimits(fastimagecache.Limits{Formats: allFormats})}, append(bo, opts...)...)
 	return newCache(dir, opts...)
 }
 
@@ -147,15 +152,16 @@ func newCache(dir string, opts ...fastimagecache.Option) (*fastimagecache.Cache,
 }
 
 func putCmd(ctx context.Context, args []string, stdout io.Writer) error {
-	fl := newFlagSet("put", "[-dir D] FILE...", "Store image files (all six formats accepted) and print each one's ID, or why it was rejected.", stdout)
+	fl := newFlagSet("put", "[-dir D] [-bucket URL] FILE...", "Store image files (all six formats accepted) and print each one's ID, or why it was rejected.", stdout)
 	dir := fl.String("dir", defaultDir(), "store directory")
+	bucket := fl.String("bucket", "", bucketUsage)
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
 	if fl.NArg() == 0 {
 		return usageError{"no files given"}
 	}
-	c, err := openCache(*dir)
+	c, err := openCache(ctx, *dir, *bucket)
 	if err != nil {
 		return err
 	}
@@ -179,9 +185,10 @@ func putCmd(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 func getCmd(ctx context.Context, args []string, stdout io.Writer) error {
-	fl := newFlagSet("get", "[-dir D] [-w N] [-h N] [-fit contain|cover] [-format jpeg|png|gif] [-q N] -o OUT ID",
+	fl := newFlagSet("get", "[-dir D] [-bucket URL] [-w N] [-h N] [-fit contain|cover] [-format jpeg|png|gif] [-q N] -o OUT ID",
 		"Write a rendition of a stored image to OUT.", stdout)
 	dir := fl.String("dir", defaultDir(), "store directory")
+	bucket := fl.String("bucket", "", bucketUsage)
 	w := fl.Int("w", 0, "width (0: unconstrained)")
 	h := fl.Int("h", 0, "height (0: unconstrained)")
 	fit := fl.String("fit", "contain", "contain or cover")
@@ -206,7 +213,7 @@ func getCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	default:
 		return usageError{"-fit must be contain or cover"}
 	}
-	c, err := openCache(*dir)
+	c, err := openCache(ctx, *dir, *bucket)
 	if err != nil {
 		return err
 	}
@@ -232,8 +239,9 @@ func getCmd(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 func statCmd(ctx context.Context, args []string, stdout io.Writer) error {
-	fl := newFlagSet("stat", "[-dir D] ID", "Print the format, size and frames of a stored image.", stdout)
+	fl := newFlagSet("stat", "[-dir D] [-bucket URL] ID", "Print the format, size and frames of a stored image.", stdout)
 	dir := fl.String("dir", defaultDir(), "store directory")
+	bucket := fl.String("bucket", "", bucketUsage)
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -244,7 +252,7 @@ func statCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	c, err := openCache(*dir)
+	c, err := openCache(ctx, *dir, *bucket)
 	if err != nil {
 		return err
 	}
@@ -262,10 +270,11 @@ func verifyCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fl := newFlagSet("verify", "[-dir D]",
 		"Re-hash every stored original and rendition. Mismatches are moved to the store's quarantine folder and listed; the exit code is 1 if any was found.", stdout)
 	dir := fl.String("dir", defaultDir(), "store directory")
+	bucket := fl.String("bucket", "", bucketUsage)
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
-	c, err := openCache(*dir)
+	c, err := openCache(ctx, *dir, *bucket)
 	if err != nil {
 		return err
 	}
@@ -289,9 +298,10 @@ func verifyCmd(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 func gcCmd(ctx context.Context, args []string, stdout io.Writer) error {
-	fl := newFlagSet("gc", "[-dir D] [-max-store-bytes N]",
+	fl := newFlagSet("gc", "[-dir D] [-bucket URL] [-max-store-bytes N]",
 		"Open the store, which removes temporary files left by a crash and orphaned entries, and evict the least recently used renditions down to the quota. Originals are never removed.", stdout)
 	dir := fl.String("dir", defaultDir(), "store directory")
+	bucket := fl.String("bucket", "", bucketUsage)
 	quota := fl.Int64("max-store-bytes", 0, "rendition quota in bytes (0: the 1 GiB default)")
 	if err := fl.Parse(args); err != nil {
 		return err
@@ -299,7 +309,7 @@ func gcCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if *quota < 0 {
 		return usageError{"-max-store-bytes must not be negative"}
 	}
-	c, err := openCache(*dir, fastimagecache.WithMaxStoreBytes(*quota))
+	c, err := openCache(ctx, *dir, *bucket, fastimagecache.WithMaxStoreBytes(*quota))
 	if err != nil {
 		return err
 	}

@@ -82,13 +82,14 @@ func parseFormats(s string) ([]fastimagecache.Format, error) {
 
 // serve runs the demo server until ctx is done, then shuts down gracefully.
 func serve(ctx context.Context, args []string, stdout io.Writer) error {
-	fl := newFlagSet("serve", "[-dir D] [-addr HOST:PORT] [-debug-addr HOST:PORT] [-preset name=WxH[:cover][:fmt][:q]]... [-isolate] [-runtime-memory-limit=false]",
+	fl := newFlagSet("serve", "[-dir D] [-bucket URL] [-addr HOST:PORT] [-debug-addr HOST:PORT] [-preset name=WxH[:cover][:fmt][:q]]... [-isolate] [-runtime-memory-limit=false]",
 		"Serve the upload page, the upload API (/api/images) and renditions (/images/{id}/{preset}).\n\n"+
 			"The Go runtime's soft memory limit is lowered to the decode memory budget + the memory\n"+
 			"tier + 64 MiB (1152 MiB), so the heap's slack between collections stays small and the\n"+
 			"process's resident memory follows the budget under a flood of uploads; a lower GOMEMLIMIT\n"+
 			"in the environment is kept.", stdout)
 	dir := fl.String("dir", defaultDir(), "store directory")
+	bucket := fl.String("bucket", "", bucketUsage)
 	addr := fl.String("addr", "127.0.0.1:8080", "listen address for the page and the images")
 	debugAddr := fl.String("debug-addr", "127.0.0.1:8081", "listen address for expvar metrics at /debug/vars (empty: off)")
 	formats := fl.String("formats", "jpeg,png,gif,webp", "accepted input formats (bmp and tiff opt-in)")
@@ -134,7 +135,11 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	if *memLimit {
 		opts = append(opts, fastimagecache.WithRuntimeMemoryLimit())
 	}
-	c, err := newCache(*dir, opts...)
+	bo, err := bucketOption(ctx, *bucket)
+	if err != nil {
+		return err
+	}
+	c, err := newCache(*dir, append(opts, bo...)...)
 	if err != nil {
 		return err
 	}
