@@ -229,3 +229,26 @@ func TestBucketDownLocalTiersServe(t *testing.T) {
 	require.NoError(t, err, "recovered")
 	readRendition(t, r)
 }
+
+// TestBucketDeleteSeenThroughMemoryTier: a node holding the metadata and the rendition
+// in memory still sees a Delete made on another node.
+func TestBucketDeleteSeenThroughMemoryTier(t *testing.T) {
+	ctx := context.Background()
+	b := memblob.OpenBucket(nil)
+	defer b.Close()
+	a := newTestCache(t, WithBucket(b))
+	other := newTestCache(t, WithBucket(b))
+	info := put(t, a, fixture.JPEG(64, 48, 90))
+	r, err := other.Get(ctx, info.ID, Spec{Width: 16})
+	require.NoError(t, err)
+	readRendition(t, r)
+	r, err = other.Get(ctx, info.ID, Spec{Width: 16})
+	require.NoError(t, err)
+	readRendition(t, r)
+	require.Equal(t, int64(1), other.Stats().MemoryHits, "the second Get came from memory")
+	require.NoError(t, a.Delete(ctx, info.ID))
+	_, err = other.Get(ctx, info.ID, Spec{Width: 16})
+	assert.ErrorIs(t, err, ErrNotFound)
+	_, err = other.Stat(ctx, info.ID)
+	assert.ErrorIs(t, err, ErrNotFound)
+}

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -180,6 +181,40 @@ func TestInvalidKeys(t *testing.T) {
 	for _, k := range []string{"", "../x", strings.Repeat("A", 64), strings.Repeat("a", 63) + "/"} {
 		if _, err := s.Original(context.Background(), k, 10); !errors.Is(err, ErrInvalidKey) {
 			t.Errorf("%q: %v", k, err)
+		}
+	}
+}
+
+// TestReadIsBounded: an object far over the read's cap is refused having read (and
+// allocated) about as much as the cap, not the object.
+func TestReadIsBounded(t *testing.T) {
+	ctx := context.Background()
+	b := memblob.OpenBucket(nil)
+	defer b.Close()
+	s := New(b, Options{})
+	id, key := strings.Repeat("e", 64), strings.Repeat("f", 64)
+	huge := make([]byte, 64<<20)
+	require := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	require(b.WriteAll(ctx, originalKey(id), huge, nil))
+	require(b.WriteAll(ctx, renditionKey(id, key), huge, nil))
+	for name, read := range map[string]func() error{
+		"original":  func() error { _, err := s.Original(ctx, id, 1<<10); return err },
+		"rendition": func() error { _, _, err := s.Rendition(ctx, id, key, 1<<10); return err },
+	} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		err := read()
+		runtime.ReadMemStats(&after)
+		if !errors.Is(err, ErrTooLarge) {
+			t.Errorf("%s: %v, want ErrTooLarge", name, err)
+		}
+		if got := after.TotalAlloc - before.TotalAlloc; got > 8<<20 {
+			t.Errorf("%s: allocated %d bytes reading past a 1 KiB cap", name, got)
 		}
 	}
 }
