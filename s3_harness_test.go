@@ -2,13 +2,11 @@ package fastimagecache
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -144,7 +142,3 @@ func openS3(t testing.TB, u string) *blob.Bucket {
 func (v *versitygw) objectPath(key string) string {
 	return filepath.Join(v.root, s3Bucket, filepath.FromSlash(key))
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
-
-var _ = fmt.Sprintf

@@ -109,7 +109,7 @@ func (c *Cache) Verify(ctx context.Context) (VerifyReport, error) {
 	}
 	defer c.leave()
 	r, err := c.store.Verify(ctx)
-	rep := VerifyReport{Originals: r.Originals, Renditions: r.Renditions, BadOriginals: r.BadOriginals, BadRenditions: r.BadRenditions}
+	rep := VerifyReport(r)
 	for _, id := range r.BadOriginals {
 		c.hot.RemoveOwner(string(id))
 		c.metas.RemoveOwner(string(id))
