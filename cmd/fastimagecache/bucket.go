@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"strconv"
+	"strings"
 	"sync"
 
 	"gocloud.dev/blob"
@@ -45,7 +47,12 @@ func bucketOption(ctx context.Context, rawURL string) ([]fastimagecache.Option, 
 	}
 	b, err := blob.OpenBucket(ctx, rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("open bucket (%s://): %w", u.Scheme, err)
+		// The driver's message may quote the URL, which may carry a secret: cut it out.
+		msg := err.Error()
+		for _, form := range []string{strconv.Quote(rawURL), rawURL} {
+			msg = strings.ReplaceAll(msg, form, "<bucket URL>")
+		}
+		return nil, fmt.Errorf("open bucket (%s://): %s", u.Scheme, msg)
 	}
 	openBuckets.Lock()
 	openBuckets.list = append(openBuckets.list, b)
