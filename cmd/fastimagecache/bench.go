@@ -30,7 +30,7 @@ import (
 // bench compares thumbnailing real photos with our cold and warm Get, a naive Go pipeline
 // and vipsthumbnail, interleaved over rounds in one process, and prints one table.
 func bench(ctx context.Context, args []string, stdout io.Writer) error {
-	fl := newFlagSet("bench", "[-rounds N] [-size N] [-q N] [-cpuprofile FILE] DIR",
+	fl := newFlagSet("bench", "[-rounds N] [-size N] [-q N] [-cpuprofile FILE] [-tiers] [-bucket URL] DIR",
 		"Thumbnail every JPEG in DIR (fetch a set with scripts/fetch-photos.sh) with: the naive pipeline\n"+
 			"(imaging.Decode with auto-orientation + imaging.Fit Lanczos + jpeg.Encode), our cold Get (one and two\n"+
 			"in flight), vipsthumbnail when it is on PATH, Put, and warm Get; print images/s, ratios, latency,\n"+
@@ -40,6 +40,8 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	size := fl.Int("size", 320, "thumbnail box (size×size, contain)")
 	quality := fl.Int("q", 82, "JPEG quality")
 	cpuProfile := fl.String("cpuprofile", "", "write a CPU profile of the cold Gets (1 in flight) to this file")
+	tiersOnly := fl.Bool("tiers", false, "print only the table of Gets through each tier")
+	bucket := fl.String("bucket", "", "also time Gets through this shared bucket (a gocloud URL; objects are deleted after)")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -54,6 +56,9 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("no JPEG photos in %s (run scripts/fetch-photos.sh)", fl.Arg(0))
 	}
 	spec := fastimagecache.Spec{Width: *size, Height: *size, Format: fastimagecache.JPEG, Quality: *quality}
+	if *tiersOnly {
+		return benchTiers(ctx, stdout, photos, spec, *bucket)
+	}
 	var mp float64
 	for _, p := range photos {
 		mp += float64(p.w*p.h) / 1e6
@@ -208,7 +213,7 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 		warm[len(warm)/2].Round(time.Microsecond/10), warm[len(warm)*99/100].Round(time.Microsecond/10), len(warm))
 	fmt.Fprintf(stdout, "two in flight vs one: %.2f×; process peak RSS %s MiB\n", rate(cold2)/coldRate, peakRSS())
 	reportAllocs(stdout, photos, bounds, allocs)
-	return nil
+	return benchTiers(ctx, stdout, photos, spec, *bucket)
 }
 
 type photo struct {
