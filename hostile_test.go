@@ -23,6 +23,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gocloud.dev/blob/memblob"
 
 	fic "github.com/fastimagecache/fastimagecache"
 	"github.com/fastimagecache/fastimagecache/internal/fixture"
@@ -238,12 +239,22 @@ func hostileCases() []hostileCase {
 
 // TestHostileInputs runs every case through Put and Get, one at a time (the heap is
 // measured for the whole process), each on a Cache of its own.
-func TestHostileInputs(t *testing.T) {
+func TestHostileInputs(t *testing.T) { runHostile(t) }
+
+// TestHostileInputsBucket runs the same cases on a Cache whose originals and renditions
+// live in a shared bucket (WithBucket, memblob): the same outcomes, bounds and deadlines.
+func TestHostileInputsBucket(t *testing.T) {
+	b := memblob.OpenBucket(nil)
+	defer b.Close()
+	runHostile(t, fic.WithBucket(b))
+}
+
+func runHostile(t *testing.T, extra ...fic.Option) {
 	for _, tc := range hostileCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			data := tc.build()
 			goroutines := runtime.NumGoroutine()
-			c, err := fic.New(t.TempDir(), fic.WithLimits(hostileLimits))
+			c, err := fic.New(t.TempDir(), append([]fic.Option{fic.WithLimits(hostileLimits)}, extra...)...)
 			require.NoError(t, err)
 			var peak uint64
 			call := func(op string, fn func()) {
