@@ -374,7 +374,7 @@ func (s *Store) Rendition(ctx context.Context, id, key string, limit int64) (met
 		return nil, nil, fmt.Errorf("blobstore: rendition: short body: %w", ErrCorrupt)
 	}
 	ml := binary.BigEndian.Uint32(body)
-	if uint64(ml) > MaxMeta || uint64(ml) > uint64(len(body)-4) {
+	if uint64(ml) > MaxMeta || uint64(ml) > uint64(len(body)-4) { // #nosec G115 -- len(body) >= 4: checked above
 		return nil, nil, fmt.Errorf("blobstore: rendition: bad metadata length: %w", ErrCorrupt)
 	}
 	meta, payload = body[4:4+ml], body[4+ml:]
