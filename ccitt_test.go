@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fastimagecache/fastimagecache/internal/fixture"
+	"github.com/fastimagecache/fastimagecache/internal/sandbox"
 )
 
 // ccittLimits are the default limits with TIFF accepted.
@@ -51,7 +52,7 @@ func TestCCITTDecodeBytesCoversAllocation(t *testing.T) {
 		got := totalAlloc(func() { dec, err = decodeImage(context.Background(), data, h, decodeOpts{}) })
 		require.NoError(t, err, "%+v", tc)
 		require.IsType(t, &image.Gray{}, dec.img)
-		if crashRaceEnabled() {
+		if sandbox.RaceEnabled {
 			// The race detector's instrumentation turns off the compiler's fusing of
 			// append(nil, make(...)...), so every growth of the decoder's buffers allocates
 			// twice: the plain run checks the numbers, this one only looks for races.

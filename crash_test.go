@@ -18,7 +18,6 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -28,6 +27,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fastimagecache/fastimagecache/internal/fixture"
+	"github.com/fastimagecache/fastimagecache/internal/sandbox"
 )
 
 const (
@@ -114,20 +114,6 @@ func TestCrashChild(t *testing.T) {
 	}
 }
 
-// crashRaceEnabled reports whether this binary was built with -race.
-func crashRaceEnabled() bool {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
-	}
-	for _, s := range bi.Settings {
-		if s.Key == "-race" {
-			return s.Value == "true"
-		}
-	}
-	return false
-}
-
 func crashSupported() bool {
 	switch runtime.GOOS {
 	case "windows", "plan9", "js", "wasip1":
@@ -169,7 +155,7 @@ func TestCrashKillLosesNoPut(t *testing.T) {
 		t.Skip("this is the child")
 	}
 	rounds := 30
-	if crashRaceEnabled() {
+	if sandbox.RaceEnabled {
 		rounds = 20 // the race detector makes every child and check about four times slower
 	}
 	if testing.Short() {

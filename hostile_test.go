@@ -27,6 +27,7 @@ import (
 
 	fic "github.com/fastimagecache/fastimagecache"
 	"github.com/fastimagecache/fastimagecache/internal/fixture"
+	"github.com/fastimagecache/fastimagecache/internal/sandbox"
 )
 
 // The hostile-input regression suite: every crafted file, including the shapes of Go's own
@@ -75,20 +76,8 @@ type hostileCase struct {
 	payload    string // a polyglot's payload, which no rendition may contain
 }
 
-// raceEnabled reports whether the test binary was built with the race detector, which
-// slows decoders and resizers 10 to 20 times.
-var raceEnabled = func() bool {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
-	}
-	for _, s := range bi.Settings {
-		if s.Key == "-race" {
-			return s.Value == "true"
-		}
-	}
-	return false
-}()
+// raceEnabled: the race detector slows decoders and resizers 10 to 20 times.
+const raceEnabled = sandbox.RaceEnabled
 
 // heavy scales a side of a legal but CPU-heavy input: halved (a quarter of the pixels)
 // under the race detector, where a full-size decode only runs into its deadline and its

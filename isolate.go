@@ -44,6 +44,9 @@ const (
 	// workerRetainBytes is the memory a worker keeps mapped between jobs; above it, it
 	// returns memory to the system after answering.
 	workerRetainBytes = 64 << 20
+	// workerJobHeadroom is added to a job's reservation for its worker's soft memory limit
+	// during the job: the runtime, the request and answer buffers, and a worker's baseline.
+	workerJobHeadroom = 32 << 20
 	// workerStderrBytes is how much of each worker's standard error reaches
 	// IsolationConfig.Stderr.
 	workerStderrBytes = 64 << 10
@@ -145,6 +148,8 @@ type workerOptions struct {
 	fault func(ctx context.Context, q *workerproto.Request, out io.Writer) (*workerproto.Response, bool)
 	// testSkipsLandlock lets testNoLandlockEnv leave Landlock out of the confinement.
 	testSkipsLandlock bool
+	// jobStart runs in a job once its memory limit is set, before it decodes.
+	jobStart func()
 }
 
 func runWorkerIfRequested(opts workerOptions) {
@@ -192,7 +197,7 @@ func serveWorker(in io.Reader, out, errOut io.Writer, opts workerOptions) int {
 		if err := workerproto.WriteAck(out, q.Seq); err != nil {
 			return 2
 		}
-		resp := runJob(q, out, opts)
+		resp := runJob(q, out, setup.MemoryLimit, opts)
 		resp.Seq = q.Seq
 		if err := workerproto.WriteResponse(out, resp); err != nil {
 			return 2
@@ -207,9 +212,10 @@ func serveWorker(in io.Reader, out, errOut io.Writer, opts workerOptions) int {
 // runJob runs one job in the worker: the same inspect, decodeImage and render as in
 // process, on the bytes and spec the host sent. A panic is answered as Corrupt, and the
 // worker then retires.
-func runJob(q *workerproto.Request, out io.Writer, opts workerOptions) (resp *workerproto.Response) {
+func runJob(q *workerproto.Request, out io.Writer, memLimit int64, opts workerOptions) (resp *workerproto.Response) {
 	ctx, cancel := context.WithTimeout(context.Background(), q.Timeout)
 	defer cancel()
+	defer debug.SetMemoryLimit(memLimit) // the job's own limit (below) ends with it
 	defer func() {
 		if p := recover(); p != nil {
 			resp = &workerproto.Response{Code: workerproto.Corrupt, Message: "decoder panicked", Retire: true}
@@ -227,6 +233,18 @@ func runJob(q *workerproto.Request, out io.Writer, opts workerOptions) (resp *wo
 	h, err := inspect(q.Data, putConfig{}, lim)
 	if err != nil {
 		return failure(ctx, err)
+	}
+	// While the job runs, the runtime's soft limit is what the host reserved for it (the
+	// same estimate, from the same header) plus room for the runtime itself: the garbage
+	// of this job and the last is collected before the worker's heap passes it, so the
+	// workers together stay near the budget rather than each near its own hard limit.
+	need := putBytes(h, len(q.Data))
+	if q.Kind != workerproto.KindProve {
+		need = renderBytes(h, specFromProto(q.Spec)) + int64(len(q.Data)) + decodeOverhead
+	}
+	debug.SetMemoryLimit(min(memLimit, need+workerJobHeadroom))
+	if opts.jobStart != nil {
+		opts.jobStart()
 	}
 	if q.Kind == workerproto.KindProve {
 		if _, err := decodeImage(ctx, q.Data, h, proveOpts); err != nil {

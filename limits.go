@@ -175,10 +175,10 @@ type budget struct {
 	// input, read before its header could say what the decode needs. It is bounded by
 	// maxHeldWaiting, so a flood of uploads queued for budget cannot hold more than that.
 	heldWaiting atomic.Int64
-	waits   atomic.Int64 // decodes that had to wait, ever
-	inUse   atomic.Int64 // bytes reserved now
-	peak    atomic.Int64 // highest inUse seen
-	active  atomic.Int64 // reservations held now
+	waits       atomic.Int64 // decodes that had to wait, ever
+	inUse       atomic.Int64 // bytes reserved now
+	peak        atomic.Int64 // highest inUse seen
+	active      atomic.Int64 // reservations held now
 
 	// idle is closed and replaced under mu; see waitIdle.
 	mu   sync.Mutex // guards idleWaiters

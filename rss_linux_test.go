@@ -20,7 +20,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,6 +29,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fastimagecache/fastimagecache/internal/fixture"
+	"github.com/fastimagecache/fastimagecache/internal/sandbox"
 )
 
 const (
@@ -195,7 +195,7 @@ func TestRSSFlood(t *testing.T) {
 	if os.Getenv(rssChildEnv) != "" {
 		t.Skip("in the child")
 	}
-	if rssRaceEnabled() {
+	if sandbox.RaceEnabled {
 		t.Skip("the race detector's shadow memory is not the budget's; the plain run measures")
 	}
 	for _, mode := range []string{"inproc", "isolated"} {
@@ -239,18 +239,4 @@ func rssChild(t *testing.T, mode string) (hwm, workers int64, n int, reserved in
 		return v
 	}
 	return num("VMHWM", 0), num("WORKERS", 0), int(num("WORKERS", 1)), num("RESERVED", 0)
-}
-
-// rssRaceEnabled reports whether the test binary was built with the race detector.
-func rssRaceEnabled() bool {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
-	}
-	for _, s := range bi.Settings {
-		if s.Key == "-race" {
-			return s.Value == "true"
-		}
-	}
-	return false
 }

@@ -41,20 +41,20 @@ func demoRoutes(c *fastimagecache.Cache, presets map[string]fastimagecache.Spec,
 // staticFiles serves the page's assets by exact name: files at the top of dir other than
 // the page, which is served only at / (an asset route must never serve a document).
 func staticFiles(dir fs.FS) http.Handler {
-	assets := map[string]bool{}
+	assets := map[string]string{} // request name -> the directory's own name for it
 	entries, _ := fs.ReadDir(dir, ".")
 	for _, e := range entries {
 		if e.Type().IsRegular() && e.Name() != "index.html" {
-			assets[e.Name()] = true
+			assets[e.Name()] = e.Name()
 		}
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		name := r.PathValue("file")
-		if !assets[name] {
+		name, ok := assets[r.PathValue("file")]
+		if !ok {
 			http.NotFound(w, r)
 			return
 		}
-		http.ServeFileFS(w, r, dir, name)
+		http.ServeFileFS(w, r, dir, name) // a name read from dir, never the request's
 	})
 }
 
