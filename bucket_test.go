@@ -134,7 +134,8 @@ func TestBucketCorruptObjects(t *testing.T) {
 	ctx := context.Background()
 	for name, b := range bucketKinds(t) {
 		t.Run(name, func(t *testing.T) {
-			a := bucketNode(t, b)
+			lim := WithLimits(Limits{MaxBytes: 1 << 20}) // a small cap: a "huge" object need not be big
+			a := bucketNode(t, b, lim)
 			src := fixture.JPEG(96, 64, 90)
 			info := put(t, a, src)
 			spec := Spec{Width: 32}
@@ -152,7 +153,7 @@ func TestBucketCorruptObjects(t *testing.T) {
 				obj, err := b.ReadAll(ctx, rk[0])
 				require.NoError(t, err)
 				require.NoError(t, b.WriteAll(ctx, rk[0], damage(obj), nil))
-				fresh := bucketNode(t, b) // empty local tier: must go to the bucket
+				fresh := bucketNode(t, b, lim) // empty local tier: must go to the bucket
 				dec := countDecodes(fresh)
 				r, err := fresh.Get(ctx, info.ID, spec)
 				require.NoError(t, err)
@@ -167,10 +168,10 @@ func TestBucketCorruptObjects(t *testing.T) {
 			// The original: flipped, then huge. Neither is read as the image.
 			ok := keysWith(bucketKeys(t, b), "fic1/o/")
 			require.Len(t, ok, 1)
-			for i, bad := range [][]byte{append(bytes.Clone(src[:len(src)-1]), src[len(src)-1]^1), make([]byte, 200<<20)} {
+			for i, bad := range [][]byte{append(bytes.Clone(src[:len(src)-1]), src[len(src)-1]^1), make([]byte, 8<<20)} {
 				spec := Spec{Width: 33 + i} // not rendered yet: needs the original
 				require.NoError(t, b.WriteAll(ctx, ok[0], bad, nil))
-				fresh := bucketNode(t, b)
+				fresh := bucketNode(t, b, lim)
 				_, err := fresh.Get(ctx, info.ID, spec)
 				require.ErrorIs(t, err, ErrCorrupt)
 				assert.NotContains(t, err.Error(), string(info.ID))

@@ -83,7 +83,7 @@ func TestS3DamagedBehindOurBack(t *testing.T) {
 	for name, bad := range map[string][]byte{
 		"flipped":   append(bytes.Clone(obj[:len(obj)-1]), obj[len(obj)-1]^1),
 		"truncated": obj[:len(obj)-10],
-		"huge":      make([]byte, 64<<20),
+		"huge":      make([]byte, 8<<20),
 	} {
 		require.NoError(t, os.WriteFile(path, bad, 0o600), name)
 		fresh := bucketNode(t, b, WithLimits(lim))
@@ -98,7 +98,7 @@ func TestS3DamagedBehindOurBack(t *testing.T) {
 	}
 
 	opath := v.objectPath(keysWith(bucketKeys(t, b), "fic1/o/")[0])
-	for i, bad := range [][]byte{append(bytes.Clone(src[:len(src)-1]), src[len(src)-1]^1), make([]byte, 32<<20)} {
+	for i, bad := range [][]byte{append(bytes.Clone(src[:len(src)-1]), src[len(src)-1]^1), make([]byte, 8<<20)} {
 		require.NoError(t, os.WriteFile(opath, bad, 0o600))
 		fresh := bucketNode(t, b, WithLimits(lim))
 		_, err := fresh.Get(ctx, info.ID, Spec{Width: 41 + i})
