@@ -71,6 +71,10 @@ func TestCrashChild(t *testing.T) {
 		crashStepChild(dir)
 		return
 	}
+	if bdir := os.Getenv(crashBucketEnv); bdir != "" {
+		crashBucketChild(dir, bdir)
+		return
+	}
 	round, err := strconv.Atoi(os.Getenv(crashRoundEnv))
 	if err != nil {
 		fmt.Printf("ERR round: %v\n", err)
