@@ -229,17 +229,23 @@ func TestDurabilityBucketQuotaFlood(t *testing.T) {
 }
 
 // TestDurabilityBucketMemoryTierForgetsQuarantinedOriginal is
+// TestDurabilityCorruptOriginalIsNeverServed and
 // TestDurabilityMemoryTierForgetsQuarantinedOriginal with a bucket: once a Get found the
-// original in the bucket corrupt, the node (memory tier on) must not serve it from
-// memory, and a Put of the same bytes stores them again in the bucket (not a lost write).
+// original in the bucket corrupt (ErrCorrupt), the ID is gone for every node, as on the
+// local store: Stat, Get of a rendition made before (from memory, the local disk or the
+// bucket) and Delete return ErrNotFound, on this node (memory tier on) and on another;
+// and a Put of the same bytes stores them again in the bucket (not a lost write).
 func TestDurabilityBucketMemoryTierForgetsQuarantinedOriginal(t *testing.T) {
 	ref := newDurRef(t)
 	src := fixture.PNG(80, 60)
+	cached := Spec{Width: 32}
 	for name, b := range bucketKinds(t) {
 		t.Run(name, func(t *testing.T) {
 			c := newTestCache(t, WithBucket(b))
+			other := bucketNode(t, b) // holds the rendition on its local disk
 			info := durPut(t, c, src)
-			durGet(t, c, info.ID, Spec{Width: 32})
+			durGet(t, c, info.ID, cached)
+			durGet(t, other, info.ID, cached)
 			ok := keysWith(bucketKeys(t, b), "fic1/o/")
 			require.Len(t, ok, 1)
 			bad := bytes.Clone(src)
@@ -250,6 +256,18 @@ func TestDurabilityBucketMemoryTierForgetsQuarantinedOriginal(t *testing.T) {
 			require.ErrorIs(t, err, ErrCorrupt)
 			_, err = c.store.Original(t.Context(), string(info.ID))
 			require.ErrorIs(t, err, ErrNotFound, "the bad original is moved aside")
+			for _, n := range []*Cache{c, other} {
+				_, err = n.Stat(t.Context(), info.ID)
+				assert.ErrorIs(t, err, ErrNotFound, "Stat after detection")
+				r, err := n.Get(t.Context(), info.ID, cached)
+				if !assert.ErrorIs(t, err, ErrNotFound, "Get of an earlier rendition after detection") {
+					r.Close()
+				}
+			}
+			assert.ErrorIs(t, other.Delete(t.Context(), info.ID), ErrNotFound)
+			assert.Empty(t, keysWith(bucketKeys(t, b), "fic1/r/"), "its renditions go with it")
+			assert.Empty(t, keysWith(bucketKeys(t, b), "fic1/m/"), "and its metadata")
+			assert.Len(t, keysWith(bucketKeys(t, b), "fic1/q/"), 1, "the bad bytes are kept aside")
 
 			durPut(t, c, src)
 			raw, err := b.ReadAll(t.Context(), ok[0])

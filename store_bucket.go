@@ -92,8 +92,9 @@ func (s *bucketStorage) PutOriginal(ctx context.Context, id string, data, meta [
 }
 
 // Original reads the original from the bucket, at most MaxBytes, verified against id. A
-// damaged one is moved aside (so that a Put of the same bytes stores it again) and
-// reported as ErrCorrupt.
+// damaged one is moved aside (so that a Put of the same bytes stores it again), its
+// metadata and renditions are removed as the local store removes them (the ID is then
+// gone for every node, not half there), and it is reported as ErrCorrupt.
 func (s *bucketStorage) Original(ctx context.Context, id string) ([]byte, error) {
 	data, err := s.remote.Original(ctx, id, s.maxBytes)
 	if errors.Is(err, blobstore.ErrCorrupt) || errors.Is(err, blobstore.ErrTooLarge) {
@@ -101,7 +102,9 @@ func (s *bucketStorage) Original(ctx context.Context, id string) ([]byte, error)
 			slog.String("id", ID(id).short()))
 		if qerr := s.remote.QuarantineOriginal(ctx, id); qerr != nil {
 			s.log.LogAttrs(ctx, slog.LevelError, "cannot quarantine shared original", slog.String("id", ID(id).short()))
-		}
+		} else if derr := s.remote.Delete(ctx, id); derr != nil && !errors.Is(derr, blobstore.ErrNotExist) {
+			s.log.LogAttrs(ctx, slog.LevelError, "cannot remove quarantined original's entry", slog.String("id", ID(id).short()))
+		} // every node's local renditions go when it next looks the ID up (OriginalMeta)
 	}
 	return data, s.bucketErr(err)
 }
