@@ -400,7 +400,9 @@ func TestBudgetBoundsInputsHeldByWaiters(t *testing.T) {
 		go func() { _, err := c.Put(t.Context(), bytes.NewReader(in)); errs <- err }()
 	}
 	busy := 0
-	// Every upload either waits or is refused; count the refusals as they come.
+	// Every upload either waits or is refused; count the refusals as they come. A waiter
+	// is counted by budget.waits, which only an upload that passed every check and really
+	// waits adds to (budget.waiting also counts, for a moment, one about to be refused).
 	spinUntil(t, func() bool {
 		for {
 			select {
@@ -410,7 +412,7 @@ func TestBudgetBoundsInputsHeldByWaiters(t *testing.T) {
 				continue
 			default:
 			}
-			return int(c.budget.waiting.Load())+busy == uploads
+			return int(c.budget.waits.Load())+busy == uploads
 		}
 	})
 	assert.LessOrEqual(t, c.budget.heldWaiting.Load(), int64(budgetBytes/4))
