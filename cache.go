@@ -131,19 +131,29 @@ func (id ID) short() string {
 type Format string
 
 // The formats the package knows. Input formats are limited by Limits.Formats; output
-// formats are JPEG, PNG and GIF.
+// formats are JPEG, PNG, GIF, WebP and AVIF.
 const (
 	JPEG Format = "jpeg"
 	PNG  Format = "png"
 	GIF  Format = "gif"
 	WebP Format = "webp"
+	AVIF Format = "avif"
 	BMP  Format = "bmp"
 	TIFF Format = "tiff"
+	// HEIC is an input format only, and only in builds with the heic tag (its
+	// decoder, libheif with libde265, is LGPL).
+	HEIC Format = "heic"
+	// Auto, as a preset's or a signed spec's Format in the Handler, picks the output per
+	// request from the client's Accept header (AVIF, then WebP, then the source's own
+	// default) and the response carries Vary: Accept. Cache.Get resolves it with the
+	// accept string given by GetAccept.
+	Auto Format = "auto"
 )
 
+// known reports whether f is a concrete image format (Auto is not one).
 func (f Format) known() bool {
 	switch f {
-	case JPEG, PNG, GIF, WebP, BMP, TIFF:
+	case JPEG, PNG, GIF, WebP, AVIF, BMP, TIFF, HEIC:
 		return true
 	}
 	return false

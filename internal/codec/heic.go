@@ -1,0 +1,24 @@
+//go:build heic
+
+package codec
+
+import (
+	"image"
+
+	"github.com/gen2brain/heic"
+)
+
+// HEIC reports whether this build decodes HEIC (the heic build tag: libheif
+// and libde265 are LGPL, so they are left out of default builds).
+const HEIC = true
+
+func heicGuard() error { return guard("heic", heic.Dynamic()) }
+
+// DecodeHEIC decodes the primary image of a HEIC. The caller has checked its
+// header and reserved the allocation.
+func DecodeHEIC(data []byte) (image.Image, error) {
+	if err := heicGuard(); err != nil {
+		return nil, err
+	}
+	return heic.Decode(bytesReader(data))
+}
