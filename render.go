@@ -73,7 +73,7 @@ const (
 // WebP's method (0 fast .. 6 small) and AVIF's speed (0 small .. 10 fast). See
 // BenchmarkGetFormats for what they cost.
 const (
-	webpMethod = 4
+	webpMethod = 2
 	avifSpeed  = 10
 )
 
