@@ -43,7 +43,7 @@ const (
 // fastest still-image setting, the nearest to libavif's speed 10 (which libavif clamps to
 // aom cpu-used 9).
 const (
-	vipsWebPEffort = 4
+	vipsWebPEffort = 2
 	vipsAVIFEffort = 0
 )
 

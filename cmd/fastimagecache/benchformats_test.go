@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"image"
 	"image/color"
+	"image/png"
 	"math"
 	"os"
 	"os/exec"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/disintegration/imaging"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -208,4 +210,29 @@ func TestBenchFormats(t *testing.T) {
 		}
 	}
 	assert.Regexp(t, `(?m)^\s+AVIF\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+\s+[0-9]+`, out.String(), "the memory row")
+}
+
+// The WebP method vipsthumbnail gets is the library's: a full-size Get of an opaque PNG is
+// byte for byte the codec's encode of its pixels at that method, and not at another.
+func TestVipsWebPEffortIsTheLibrarys(t *testing.T) {
+	warmCodecs(t)
+	data := fixture.PNGOpaque(96, 64)
+	c, ids, cleanup, err := freshCache(t.Context(), []photo{{name: "p.png", data: data}})
+	require.NoError(t, err)
+	defer cleanup()
+	got, err := getAll(t.Context(), c, ids[0], fastimagecache.Spec{Format: fastimagecache.WebP, Quality: benchWebPQuality})
+	require.NoError(t, err)
+	src, err := png.Decode(bytes.NewReader(data))
+	require.NoError(t, err)
+	encode := func(method int) []byte {
+		var b bytes.Buffer
+		require.NoError(t, codec.EncodeWebP(&b, imaging.Clone(src), codec.WebPOptions{Quality: benchWebPQuality, Method: method}))
+		return b.Bytes()
+	}
+	assert.Equal(t, encode(vipsWebPEffort), got, "method %d", vipsWebPEffort)
+	other := 6
+	if vipsWebPEffort == 6 {
+		other = 0
+	}
+	assert.NotEqual(t, encode(other), got, "the comparison tells methods apart")
 }
