@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"image/jpeg"
 	"io"
 	"math"
@@ -499,6 +500,9 @@ func decodeOutput(f fastimagecache.Format, b []byte) (*image.NRGBA, error) {
 		img, err = jpeg.Decode(bytes.NewReader(b))
 	case fastimagecache.WebP:
 		img, err = webp.Decode(bytes.NewReader(b))
+		if err == nil {
+			img = fromLimitedRange(img)
+		}
 	case fastimagecache.AVIF:
 		img, err = codec.DecodeAVIF(b)
 	default:
@@ -508,6 +512,40 @@ func decodeOutput(f fastimagecache.Format, b []byte) (*image.NRGBA, error) {
 		return nil, err
 	}
 	return imaging.Clone(img), nil
+}
+
+// fromLimitedRange converts a lossy WebP that x/image/webp decoded: it returns the VP8
+// planes as an image.YCbCr, whose colour model is JPEG's full range, while VP8 (and libwebp,
+// which wrote them) uses limited-range BT.601 (golang/go#40173): read as is, black comes out
+// as 16 and white as 235. Chroma is upsampled by nearest neighbour, as image.YCbCr does
+// (libwebp's own decoder interpolates). Other images are returned unchanged.
+func fromLimitedRange(img image.Image) image.Image {
+	var yc *image.YCbCr
+	var alpha *image.NYCbCrA
+	switch m := img.(type) {
+	case *image.YCbCr:
+		yc = m
+	case *image.NYCbCrA:
+		yc, alpha = &m.YCbCr, m
+	default:
+		return img
+	}
+	b := yc.Bounds()
+	out := image.NewNRGBA(b)
+	clamp := func(v float64) uint8 { return uint8(max(0, min(255, math.Round(v)))) }
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			yy := 1.164383 * (float64(yc.Y[yc.YOffset(x, y)]) - 16)
+			ci := yc.COffset(x, y)
+			cb, cr := float64(yc.Cb[ci])-128, float64(yc.Cr[ci])-128
+			a := uint8(255)
+			if alpha != nil {
+				a = alpha.A[alpha.AOffset(x, y)]
+			}
+			out.SetNRGBA(x, y, color.NRGBA{clamp(yy + 1.596027*cr), clamp(yy - 0.391762*cb - 0.812968*cr), clamp(yy + 2.017232*cb), a})
+		}
+	}
+	return out
 }
 
 var errSize = errors.New("images differ in size")

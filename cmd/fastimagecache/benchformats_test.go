@@ -236,3 +236,15 @@ func TestVipsWebPEffortIsTheLibrarys(t *testing.T) {
 	}
 	assert.NotEqual(t, encode(other), got, "the comparison tells methods apart")
 }
+
+// A lossy WebP decoded through x/image/webp keeps its black and white: the limited-range
+// planes are expanded (read as full range, 0 comes back as 16 and 255 as 235).
+func TestDecodeWebPOutputFullRange(t *testing.T) {
+	for _, v := range []uint8{0, 128, 255} {
+		var b bytes.Buffer
+		require.NoError(t, codec.EncodeWebP(&b, solid(32, 32, v), codec.WebPOptions{Quality: 95}))
+		img, err := decodeOutput(fastimagecache.WebP, b.Bytes())
+		require.NoError(t, err)
+		assert.InDelta(t, float64(v), float64(img.Pix[4*(8*32+8)]), 2, "grey %d", v)
+	}
+}
