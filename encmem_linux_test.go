@@ -4,6 +4,7 @@ package fastimagecache
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"image"
 	"image/draw"
@@ -16,9 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/fastimagecache/fastimagecache/internal/codec"
+	"github.com/fastimagecache/fastimagecache/internal/sandbox"
 )
 
 // encMemChildEnv, set only in the child of measureEncoder, names the encode it measures:
@@ -149,4 +152,48 @@ func TestMeasureEncoders(t *testing.T) {
 			c.name, c.w, c.h, c.frames, c.first, float64(m.alloc)/(1<<20), float64(m.alloc)/float64(px),
 			float64(m.rss)/(1<<20), float64(m.rss)/float64(px), m.ns/1e6)
 	}
+}
+
+// avifFirstChildEnv is set only in TestAVIFFirstCallReserved's child.
+const avifFirstChildEnv = "FASTIMAGECACHE_AVIF_FIRST_CHILD"
+
+// TestAVIFFirstCallReserved: the first AVIF render of a process, which compiles the
+// module, stays within what a Get reserves for it before the call, both in allocation
+// (TotalAlloc, the collector off) and in peak resident memory (VmHWM): the set-up's
+// memory is not ordinary Go allocation everywhere, so the peak is checked as well. It
+// runs in a fresh child process, the only one whose first call is really the first.
+func TestAVIFFirstCallReserved(t *testing.T) {
+	if sandbox.RaceEnabled {
+		t.Skip("allocation is measured without the race detector")
+	}
+	if os.Getenv(avifFirstChildEnv) == "" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestAVIFFirstCallReserved$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), avifFirstChildEnv+"=1")
+		out, err := cmd.CombinedOutput()
+		t.Logf("child:\n%s", out)
+		require.NoError(t, err)
+		require.Contains(t, string(out), "--- PASS: TestAVIFFirstCallReserved")
+		return
+	}
+	require.False(t, codec.AVIFReady(), "no AVIF call before this one")
+	data := photoJPEG(t, 640, 480)
+	lim := DefaultLimits()
+	h, err := inspect(data, putConfig{}, lim)
+	require.NoError(t, err)
+	s, err := Spec{Width: 320, Format: AVIF}.canonical(lim, Info{Format: JPEG, Width: 640, Height: 480}, false)
+	require.NoError(t, err)
+	reserved := (&Cache{}).renderNeed(h, s, len(data)) - int64(len(data))
+	runtime.GC()
+	debug.FreeOSMemory()
+	hwm := selfHWM(t)
+	var rerr error
+	got := totalAlloc(func() { _, rerr = render(context.Background(), data, h, s) })
+	require.NoError(t, rerr)
+	rss := selfHWM(t) - hwm
+	t.Logf("first AVIF render: reserved %d, allocated %d (%.2f), peak RSS +%d (%.2f)",
+		reserved, got, float64(got)/float64(reserved), rss, float64(rss)/float64(reserved))
+	assert.LessOrEqual(t, got, reserved, "the first AVIF render allocates more than a Get reserves")
+	assert.LessOrEqual(t, rss, reserved, "the first AVIF render raises the peak RSS more than a Get reserves")
+	require.True(t, codec.AVIFReady())
+	assert.Less(t, (&Cache{}).renderNeed(h, s, len(data)), reserved, "once set up, the reservation drops the set-up")
 }
