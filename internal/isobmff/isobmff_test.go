@@ -165,7 +165,9 @@ func TestHostile(t *testing.T) {
 
 	valid := fixture.AVIFFile(10, 10).Bytes()
 	ftypLen := int(binary.BigEndian.Uint32(valid))
-	withBox := func(b []byte) []byte { return append(append([]byte{}, valid[:ftypLen]...), append(b, valid[ftypLen:]...)...) }
+	withBox := func(b []byte) []byte {
+		return append(append([]byte{}, valid[:ftypLen]...), append(b, valid[ftypLen:]...)...)
+	}
 	// iinf declaring 1,000,000 items in a few bytes: version 1 (a 32-bit count) over
 	// the same bytes, its count field overwriting the first infe's header.
 	itemFlood := append([]byte{}, valid...)
