@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"sync/atomic"
 
 	"github.com/gen2brain/avif"
 	"github.com/gen2brain/webp"
@@ -82,6 +83,7 @@ func EncodeAVIF(w io.Writer, img image.Image, o AVIFOptions) error {
 	if err := guard("avif", avif.Dynamic()); err != nil {
 		return err
 	}
+	defer avifCompiled.Store(true)
 	return avif.Encode(w, img, avif.Options{Quality: o.Quality, QualityAlpha: o.Quality, Speed: o.Speed,
 		ChromaSubsampling: image.YCbCrSubsampleRatio420})
 }
@@ -92,5 +94,23 @@ func DecodeAVIF(data []byte) (image.Image, error) {
 	if err := guard("avif", avif.Dynamic()); err != nil {
 		return nil, err
 	}
+	defer avifCompiled.Store(true)
 	return avif.Decode(bytesReader(data))
 }
+
+// avifCompiled is set once an AVIF call has returned: the package compiles its
+// WebAssembly module on first use (about 120 MiB allocated, once per process).
+var avifCompiled atomic.Bool
+
+// Compiled reports whether the AVIF codec (avif true) or the HEIC codec has
+// compiled its module in this process, so that the next call does not pay for it.
+// A call still in progress does not count.
+func Compiled(avif bool) bool {
+	if avif {
+		return avifCompiled.Load()
+	}
+	return heicCompiled.Load()
+}
+
+// heicCompiled is avifCompiled for the HEIC codec.
+var heicCompiled atomic.Bool
