@@ -81,6 +81,11 @@ func codedType(info isobmff.Info) string {
 // does not size tracks. A file with a sequence and a still primary item under the
 // avif major brand is decoded as that still image, as libavif does. HEIC sequences
 // are read the same way (libheif decodes only items).
+//
+// libavif returns the image as coded (the ispe size; its clean aperture ignored),
+// and the render applies irot/imir as it applies a JPEG's EXIF orientation; libheif
+// returns it cropped to its clean aperture and oriented, so a HEIC's header is that
+// size with orientation 1.
 func inspectHEIF(data []byte, f Format, lim Limits) (header, error) {
 	info, err := isobmff.Scan(data, heifLimits)
 	switch {
@@ -115,10 +120,17 @@ func inspectHEIF(data []byte, f Format, lim Limits) (header, error) {
 	if f == AVIF && (info.BitDepth == 0 || info.BitDepth > 8) {
 		pb = 8 // RGBA64: no pixi, or more than 8 bits
 	}
+	w, hgt, orientation := info.Width, info.Height, info.Orientation
+	if f == HEIC {
+		// libheif applies the clean aperture, irot and imir itself: the decoded image
+		// is cropped and oriented already.
+		w, hgt = orientedSize(info.Cropped.Width, info.Cropped.Height, orientation)
+		orientation = 1
+	}
 	return header{
-		width:       info.Width,
-		height:      info.Height,
-		orientation: info.Orientation,
+		width:       w,
+		height:      hgt,
+		orientation: orientation,
 		alpha:       info.Alpha,
 		decodeBytes: heifDecodeBytes(f, info, len(data), pb),
 		pixelBytes:  pb,

@@ -32,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 )
 
 // Sentinel errors returned (wrapped with context) by [Scan]. Error strings never
@@ -114,6 +115,10 @@ type Info struct {
 	// Orientation is the EXIF orientation code (1..8) equivalent to the primary
 	// item's irot and imir properties, applied in the order ipma lists them.
 	Orientation int
+	// Cropped is the size of the primary image once its clean aperture (clap) is
+	// applied, computed as libheif does (which crops; libavif does not); equal to
+	// Width×Height without a clap.
+	Cropped Size
 }
 
 // CodedPixels is the number of pixels the decoder produces for the primary image and
@@ -161,6 +166,7 @@ type property struct {
 	angle    int    // irot, quarter turns anticlockwise
 	axis     int    // imir
 	alpha    bool   // auxC naming an alpha plane
+	clap     [8]int64
 }
 
 type scanner struct {
@@ -746,6 +752,18 @@ func parseProperty(typ string, q []byte) (property, error) {
 			return pr, fmt.Errorf("irot: %w", ErrMalformed)
 		}
 		pr.angle = int(q[0] & 3)
+	case "clap":
+		c := cursor{b: q}
+		for i := range pr.clap {
+			if i == 4 || i == 6 { // the offsets' numerators are signed
+				pr.clap[i] = int64(int32(c.u32())) // #nosec G115 -- reinterpreting the signed field is the intent
+			} else {
+				pr.clap[i] = int64(c.u32())
+			}
+		}
+		if c.bad || pr.clap[1] == 0 || pr.clap[3] == 0 || pr.clap[5] == 0 || pr.clap[7] == 0 {
+			return pr, fmt.Errorf("clap: %w", ErrMalformed)
+		}
 	case "imir":
 		if len(q) < 1 {
 			return pr, fmt.Errorf("imir: %w", ErrMalformed)
@@ -877,6 +895,16 @@ func (s *scanner) resolve() error {
 	s.info.Width, s.info.Height = sz.Width, sz.Height
 	s.info.Rows, s.info.Columns, s.info.TileType, s.info.Tiles = rows, cols, tileType, tiles
 	s.info.Orientation = s.orientation(prim)
+	s.info.Cropped = sz
+	for _, idx := range prim.props {
+		if p := s.props[idx-1]; p.typ == "clap" {
+			c, err := clapSize(p.clap, sz)
+			if err != nil {
+				return err
+			}
+			s.info.Cropped = c
+		}
+	}
 	for _, idx := range prim.props {
 		if p := s.props[idx-1]; p.typ == "pixi" {
 			s.info.Channels, s.info.BitDepth = p.channels, p.depth
@@ -1042,4 +1070,45 @@ func (s *scanner) orientation(it *item) int {
 		}
 	}
 	return 1 // unreachable: the group is closed
+}
+
+// clapSize is the size of a w×h image cropped to the clean aperture c (widthN,
+// widthD, heightN, heightD, horizOffN, horizOffD, vertOffN, vertOffD), by libheif's
+// arithmetic (Box_clap::left_rounded, right_rounded: the left edge rounded down,
+// the right edge rounded, both clamped to the image).
+func clapSize(c [8]int64, sz Size) (Size, error) {
+	w, err := clapAxis(c[0], c[1], c[4], c[5], int64(sz.Width))
+	if err != nil {
+		return Size{}, err
+	}
+	h, err := clapAxis(c[2], c[3], c[6], c[7], int64(sz.Height))
+	if err != nil {
+		return Size{}, err
+	}
+	return Size{int(w), int(h)}, nil
+}
+
+// clapAxis is one axis of clapSize: extent n/d centred at off/offD past the middle
+// of size. The products overflow 64 bits, so it works in big integers.
+func clapAxis(n, d, off, offD, size int64) (int64, error) {
+	B := big.NewInt
+	mul := func(a, b *big.Int) *big.Int { return new(big.Int).Mul(a, b) }
+	// pc = off/offD + (size-1)/2 = pcN/pcD; left = pc - (n-d)/(2d) = lN/lD.
+	pcN := new(big.Int).Add(mul(B(off), B(2)), mul(B(size-1), B(offD)))
+	pcD := mul(B(offD), B(2))
+	lN := new(big.Int).Sub(mul(pcN, B(2*d)), mul(B(n-d), pcD))
+	lD := mul(pcD, B(2*d))
+	leftB := new(big.Int).Quo(lN, lD) // truncated, as C's integer division
+	if !leftB.IsInt64() || leftB.Int64() > size || leftB.Int64() < -size-(n/d)-1 {
+		return 0, fmt.Errorf("clean aperture outside the image: %w", ErrMalformed)
+	}
+	left := leftB.Int64()
+	// right = n/d - 1 + left, rounded: (n - d + left*d + d/2) / d.
+	right := new(big.Int).Quo(new(big.Int).Add(B(n-d+d/2), mul(B(left), B(d))), B(d)).Int64()
+	left = max(left, 0)
+	right = min(right, size-1)
+	if left > right {
+		return 0, fmt.Errorf("clean aperture outside the image: %w", ErrMalformed)
+	}
+	return right - left + 1, nil
 }
