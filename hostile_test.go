@@ -234,7 +234,7 @@ func hostileCases() []hostileCase {
 		{name: "avif box largesize 2^64-1", build: fixture.AVIFBoxOverflow, want: rejects(fic.ErrCorrupt)},
 		{name: "avif truncated mdat (extent past EOF)", build: func() []byte { return fixture.AVIFTruncatedMdat(1 << 20) }, want: rejects(fic.ErrCorrupt)},
 		{name: "avif sequence", build: func() []byte { return fixture.AVIFSequence(true) }, want: rejects(fic.ErrUnsupportedFormat)},
-		{name: "avif alpha plane 100000x100000", build: func() []byte { return fixture.AVIFHugeAlpha(100_000) }, want: rejects(fic.ErrDimensions)},
+		{name: "avif alpha plane 100000x100000", build: func() []byte { return fixture.AVIFHugeAlpha(100_000, 100_000) }, want: rejects(fic.ErrDimensions)},
 		{name: "heic disguised as png", build: func() []byte { return fixture.HEICFile(64, 64).Bytes() }, declared: "image/png", want: rejects(fic.ErrTypeMismatch)},
 		{name: "heic not in Limits.Formats", build: func() []byte { return fixture.HEICFile(64, 64).Bytes() }, want: rejects(fic.ErrUnsupportedFormat)},
 		{name: "empty", build: fixture.ZeroBytes, want: rejects(fic.ErrUnsupportedFormat)},
