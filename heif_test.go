@@ -165,6 +165,7 @@ func TestHEIFRejectedBeforeDecode(t *testing.T) {
 		{"avif grid declaring 65536 tiles", fixture.AVIFGridFlood(), "", ErrDimensions},
 		{"avif 4000x4000 grid of one 20000x20000 tile", fixture.AVIFGridBigTiles(20000, 4000), "", ErrDimensions},
 		{"avif iinf declaring 1000000 items", fixture.AVIFItemFlood(1_000_000), "", ErrDimensions},
+		{"avif ispe 16x16 over an AV1 sequence header of 65536x65536", fixture.AVIFBitstreamOverISPE(16, 16, 65536, 65536), "", ErrDimensions},
 		{"avif box largesize 2^64-1", fixture.AVIFBoxOverflow(), "", ErrCorrupt},
 		{"avif truncated mdat", fixture.AVIFTruncatedMdat(1 << 20), "", ErrCorrupt},
 		{"avif sequence without a still image", fixture.AVIFSequence(false), "", ErrUnsupportedFormat},

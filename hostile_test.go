@@ -231,6 +231,7 @@ func hostileCases() []hostileCase {
 		{name: "avif grid declaring 65536 tiles", build: fixture.AVIFGridFlood, want: rejects(fic.ErrDimensions)},
 		{name: "avif 4000x4000 grid of one 20000x20000 tile", build: func() []byte { return fixture.AVIFGridBigTiles(20000, 4000) }, want: rejects(fic.ErrDimensions)},
 		{name: "avif iinf declaring 1000000 items", build: func() []byte { return fixture.AVIFItemFlood(1_000_000) }, want: rejects(fic.ErrDimensions)},
+		{name: "avif ispe 16x16 over an AV1 sequence header of 65536x65536", build: func() []byte { return fixture.AVIFBitstreamOverISPE(16, 16, 65536, 65536) }, want: rejects(fic.ErrDimensions)},
 		{name: "avif box largesize 2^64-1", build: fixture.AVIFBoxOverflow, want: rejects(fic.ErrCorrupt)},
 		{name: "avif truncated mdat (extent past EOF)", build: func() []byte { return fixture.AVIFTruncatedMdat(1 << 20) }, want: rejects(fic.ErrCorrupt)},
 		{name: "avif sequence", build: func() []byte { return fixture.AVIFSequence(true) }, want: rejects(fic.ErrUnsupportedFormat)},

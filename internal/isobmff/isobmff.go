@@ -182,6 +182,8 @@ type scanner struct {
 	seen map[string]bool
 	pitm uint32
 	info Info
+	// walked counts the item data bytes av1Check has read.
+	walked int64
 }
 
 // Scan walks data, a whole HEIF file, under lim.
@@ -853,7 +855,11 @@ func (s *scanner) coded(it *item, want string) (Size, error) {
 	if !it.located || len(it.extents) == 0 {
 		return Size{}, fmt.Errorf("%s item has no data: %w", it.typ, ErrMalformed)
 	}
-	return s.size(it)
+	sz, err := s.size(it)
+	if err == nil && it.typ == "av01" {
+		err = s.av1Check(it, sz)
+	}
+	return sz, err
 }
 
 // data copies up to n bytes of an item's data (grid descriptors are 8 or 12 bytes).

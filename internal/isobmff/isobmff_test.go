@@ -95,7 +95,7 @@ func TestGrid(t *testing.T) {
 
 func TestAlpha(t *testing.T) {
 	f := fixture.AVIFFile(64, 48)
-	f.Items = append(f.Items, fixture.HEIFItem{ID: 2, Type: "av01", Data: []byte{9}, Width: 64, Height: 48, Alpha: true, AuxFor: 1, Irot: -1, Imir: -1})
+	f.Items = append(f.Items, fixture.HEIFItem{ID: 2, Type: "av01", Data: fixture.AV1Still(64, 48), Width: 64, Height: 48, Alpha: true, AuxFor: 1, Irot: -1, Imir: -1})
 	info := scan(t, f.Bytes())
 	if !info.Alpha || info.AlphaSize != (isobmff.Size{Width: 64, Height: 48}) || info.CodedPixels() != 2*64*48 {
 		t.Fatalf("%+v", info)
@@ -175,6 +175,11 @@ func TestHostile(t *testing.T) {
 		itemFlood = append(itemFlood[:i+4:i+4], append(fixture.FullBox("x", 1, 0)[8:12], itemFlood[i+8:]...)...)
 		binary.BigEndian.PutUint32(itemFlood[i+8:], 1_000_000)
 	}
+	withData := func(d []byte) []byte {
+		f := fixture.AVIFFile(16, 16)
+		f.Items[0].Data = d
+		return f.Bytes()
+	}
 	for _, tc := range []struct {
 		name string
 		in   []byte
@@ -200,6 +205,10 @@ func TestHostile(t *testing.T) {
 		{"grid made of itself", tileSelf.Bytes(), isobmff.ErrMalformed},
 		{"overlay primary item", overlay.Bytes(), isobmff.ErrUnsupported},
 		{"iinf declaring 1,000,000 items", itemFlood, isobmff.ErrLimit},
+		{"av1 sequence header wider than ispe", fixture.AVIFBitstreamOverISPE(16, 16, 65536, 16), isobmff.ErrLimit},
+		{"av1 sequence header taller than ispe", fixture.AVIFBitstreamOverISPE(16, 16, 16, 17), isobmff.ErrLimit},
+		{"av1 sequence header truncated", withData(fixture.AV1Still(16, 16)[:7]), isobmff.ErrMalformed},
+		{"av1 OBU size past the item", withData([]byte{1<<3 | 2, 100, 0}), isobmff.ErrMalformed},
 	} {
 		_, err := isobmff.Scan(tc.in, isobmff.Limits{})
 		if !errors.Is(err, tc.want) {
