@@ -50,7 +50,7 @@ func (s *scanner) av1Check(it *item, sz Size) error {
 			size = v
 		}
 		payload := b[n : n+int(size)] // #nosec G115 -- size <= len(b)-n
-		if typ == 1 { // OBU_SEQUENCE_HEADER
+		if typ == 1 {                 // OBU_SEQUENCE_HEADER
 			w, h, err := av1MaxFrame(payload)
 			if err != nil {
 				return err
@@ -111,16 +111,16 @@ func (r *bits) uvlc() {
 // av1MaxFrame parses a sequence header OBU (AV1 5.5.1) up to its maximum frame size.
 func av1MaxFrame(p []byte) (int64, int64, error) {
 	r := &bits{b: p}
-	r.f(3) // seq_profile
-	r.f(1) // still_picture
+	r.f(3)           // seq_profile
+	r.f(1)           // still_picture
 	if r.f(1) == 1 { // reduced_still_picture_header
 		r.f(5) // seq_level_idx[0]
 	} else {
 		decoderModel := false
 		bufferDelayLen := 0
 		if r.f(1) == 1 { // timing_info_present_flag
-			r.f(32) // num_units_in_display_tick
-			r.f(32) // time_scale
+			r.f(32)          // num_units_in_display_tick
+			r.f(32)          // time_scale
 			if r.f(1) == 1 { // equal_picture_interval
 				r.uvlc()
 			}
