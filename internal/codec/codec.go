@@ -107,3 +107,9 @@ func DecodeAVIF(data []byte) (image.Image, error) {
 	defer avifReady.Store(true)
 	return avif.Decode(bytesReader(data))
 }
+
+// heicReady is avifReady for the HEIC codec.
+var heicReady atomic.Bool
+
+// HEICReady reports whether the HEIC codec has compiled its module in this process.
+func HEICReady() bool { return heicReady.Load() }

@@ -20,5 +20,6 @@ func DecodeHEIC(data []byte) (image.Image, error) {
 	if err := heicGuard(); err != nil {
 		return nil, err
 	}
+	defer heicReady.Store(true)
 	return heic.Decode(bytesReader(data))
 }
