@@ -22,3 +22,5 @@ func DecodeHEIC(data []byte) (image.Image, error) {
 	}
 	return heic.Decode(bytesReader(data))
 }
+
+func heicPrepare() error { heic.Init(); return nil }

@@ -1,0 +1,127 @@
+//go:build linux
+
+package fastimagecache
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/color"
+	"os"
+	"runtime/metrics"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/fastimagecache/fastimagecache/internal/codec"
+)
+
+// tryCodec runs, inside a worker, one WebAssembly codec on a generated image: arg is
+// "webp/WxH" or "avif/WxH" (an AVIF is encoded, then decoded). It reports "codec ok" and
+// what it cost, or the error.
+func tryCodec(arg string) string {
+	name, size, _ := strings.Cut(arg, "/")
+	var w, h int
+	if _, err := fmt.Sscanf(size, "%dx%d", &w, &h); err != nil {
+		return "codec arg: " + err.Error()
+	}
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			img.SetNRGBA(x, y, color.NRGBA{uint8(x * 255 / w), uint8(y * 255 / h), uint8((x ^ y) & 0xff), 255})
+		}
+	}
+	var buf bytes.Buffer
+	start := time.Now()
+	var err error
+	switch name {
+	case "webp":
+		err = codec.EncodeWebP(&buf, img, codec.WebPOptions{Quality: 80, Method: 4})
+	case "avif":
+		err = codec.EncodeAVIF(&buf, img, codec.AVIFOptions{Quality: 60, Speed: 10})
+	default:
+		return "codec: unknown " + name
+	}
+	enc := time.Since(start)
+	if err != nil {
+		return "codec encode: " + err.Error()
+	}
+	var dec time.Duration
+	if name == "avif" {
+		start = time.Now()
+		out, err := codec.DecodeAVIF(buf.Bytes())
+		dec = time.Since(start)
+		if err != nil {
+			return "codec decode: " + err.Error()
+		}
+		if out.Bounds() != img.Bounds() {
+			return fmt.Sprintf("codec decode: bounds %v", out.Bounds())
+		}
+	}
+	_, err = unix.Mmap(-1, 0, 4096, unix.PROT_READ|unix.PROT_EXEC, unix.MAP_ANON|unix.MAP_PRIVATE)
+	execErr := "<nil>"
+	if errno, ok := err.(unix.Errno); ok {
+		execErr = unix.ErrnoName(errno)
+	}
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}}
+	metrics.Read(s)
+	return fmt.Sprintf("codec ok %s bytes=%d encode=%s decode=%s maxrss=%dMiB gomapped=%dMiB exec memory: %s",
+		name, buf.Len(), enc.Round(time.Millisecond), dec.Round(time.Millisecond), ru.Maxrss>>10, s[0].Value.Uint64()>>20, execErr)
+}
+
+// TestIsolatedCodecs runs a WebP encode and an AVIF encode and decode inside confined
+// workers, under the default worker memory limit: prepared (the wazero codecs compiled
+// before confinement), with and without Landlock, and unprepared (wazero finds executable
+// memory refused and runs its interpreter). In each, executable memory is refused once the
+// worker is confined.
+func TestIsolatedCodecs(t *testing.T) {
+	for _, tc := range []struct {
+		prepare, landlock bool
+		size              string
+	}{{true, true, "320x240"}, {true, false, "320x240"}, {false, true, "48x32"}} {
+		t.Run(fmt.Sprintf("prepare=%t,landlock=%t", tc.prepare, tc.landlock), func(t *testing.T) {
+			ic := IsolationConfig{Workers: 1, testPrepare: tc.prepare}
+			if !tc.landlock {
+				ic.testEnv = []string{testNoLandlockEnv + "=1"}
+			}
+			start := time.Now()
+			c := isoCache(t, ic)
+			t.Logf("first worker ready in %s; idle: %s", time.Since(start).Round(time.Millisecond), workerStatus(c))
+			for _, name := range []string{"webp", "avif"} {
+				info := put(t, c, isoFaulty("render", "codec", name+"/"+tc.size))
+				_, err := c.Get(t.Context(), info.ID, isoFreshSpec())
+				require.ErrorIs(t, err, ErrCorrupt)
+				t.Log(err)
+				assert.Contains(t, err.Error(), "codec ok "+name)
+				assert.Contains(t, err.Error(), "exec memory: EPERM")
+			}
+			t.Logf("after: %s", workerStatus(c))
+			isoServes(t, c)
+		})
+	}
+}
+
+// workerStatus returns the resident and virtual size of each of c's workers.
+func workerStatus(c *Cache) string {
+	var out []string
+	for _, pid := range c.iso.pool.PIDs() {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			out = append(out, err.Error())
+			continue
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "VmRSS") || strings.HasPrefix(l, "VmSize") {
+				out = append(out, strings.Join(strings.Fields(l), " "))
+			}
+		}
+	}
+	return strings.Join(out, ", ")
+}
