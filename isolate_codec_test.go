@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/fastimagecache/fastimagecache/internal/codec"
+	"github.com/fastimagecache/fastimagecache/internal/fixture"
 )
 
 // tryCodec runs, inside a worker, one WebAssembly codec on a generated image: arg is
@@ -124,4 +125,41 @@ func workerStatus(c *Cache) string {
 		}
 	}
 	return strings.Join(out, ", ")
+}
+
+// TestIsolatedSameBytes renders WebP and AVIF (still, with alpha, and an animated GIF to
+// an animated WebP) in process and in confined workers (the wazero codecs compiled before
+// confinement), and requires the same bytes, which the host accepted after its check; and
+// the host itself makes no codec call under isolation.
+func TestIsolatedSameBytes(t *testing.T) {
+	lim := Limits{DecodeTimeout: isoPatience, Formats: isoLimits.Formats}
+	inproc := newTestCache(t, WithLimits(lim))
+	iso := isoCache(t, IsolationConfig{Workers: 1, testPrepare: true})
+	sources := [][]byte{fixture.JPEG(300, 200, 90), fixture.PNG(120, 90), fixture.GIF(60, 40, 3)}
+	specs := []Spec{{Width: 64}, {Width: 50, Height: 50, Fit: Cover, Quality: 30}, {}}
+	n := 0
+	for _, src := range sources {
+		a, b := put(t, inproc, src), put(t, iso, src)
+		for _, f := range []Format{WebP, AVIF} {
+			for _, s := range specs {
+				s.Format = f
+				want := getBytes(t, inproc, a.ID, s)
+				calls, answered := codec.Calls(), iso.iso.pool.Answered()
+				got := getBytes(t, iso, b.ID, s)
+				assert.Equal(t, calls, codec.Calls(), "the host called a codec under isolation")
+				assert.Greater(t, iso.iso.pool.Answered(), answered, "the render ran in a worker")
+				require.True(t, bytes.Equal(want, got), "%+v: in process %d bytes, isolated %d bytes", s, len(want), len(got))
+				n++
+			}
+		}
+	}
+	t.Logf("%d renditions byte-identical", n)
+}
+
+// getBytes reads c's rendition of id under s.
+func getBytes(t *testing.T, c *Cache, id ID, s Spec) []byte {
+	t.Helper()
+	r, err := c.Get(t.Context(), id, s)
+	require.NoError(t, err, "%+v", s)
+	return readRendition(t, r)
 }

@@ -19,10 +19,18 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"sync/atomic"
 
 	"github.com/gen2brain/avif"
 	"github.com/gen2brain/webp"
 )
+
+// calls counts the codec calls of this process.
+var calls atomic.Int64
+
+// Calls returns the number of encodes and decodes this process has asked of the codecs
+// (Prepare's included). Tests use it to show that a host under WithIsolation calls none.
+func Calls() int64 { return calls.Load() }
 
 // ErrDynamic is returned when a codec package loaded a system library instead
 // of its WebAssembly copy.
@@ -55,6 +63,7 @@ type WebPOptions struct {
 
 // EncodeWebP writes img as a still WebP.
 func EncodeWebP(w io.Writer, img image.Image, o WebPOptions) error {
+	calls.Add(1)
 	if err := guard("webp", webp.Dynamic()); err != nil {
 		return err
 	}
@@ -64,6 +73,7 @@ func EncodeWebP(w io.Writer, img image.Image, o WebPOptions) error {
 // EncodeWebPAnimation writes frames (all the same bounds) as an animated WebP;
 // delays are in milliseconds; loop 0 repeats forever.
 func EncodeWebPAnimation(w io.Writer, frames []image.Image, delays []int, loop int, o WebPOptions) error {
+	calls.Add(1)
 	if err := guard("webp", webp.Dynamic()); err != nil {
 		return err
 	}
@@ -79,6 +89,7 @@ type AVIFOptions struct {
 
 // EncodeAVIF writes img as a still AVIF (4:2:0).
 func EncodeAVIF(w io.Writer, img image.Image, o AVIFOptions) error {
+	calls.Add(1)
 	if err := guard("avif", avif.Dynamic()); err != nil {
 		return err
 	}
@@ -89,6 +100,7 @@ func EncodeAVIF(w io.Writer, img image.Image, o AVIFOptions) error {
 // DecodeAVIF decodes the primary image of an AVIF. The caller has checked its
 // header (dimensions, item counts) and reserved the allocation.
 func DecodeAVIF(data []byte) (image.Image, error) {
+	calls.Add(1)
 	if err := guard("avif", avif.Dynamic()); err != nil {
 		return nil, err
 	}
