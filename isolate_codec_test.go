@@ -73,8 +73,8 @@ func tryCodec(arg string) string {
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}}
 	metrics.Read(s)
-	return fmt.Sprintf("codec ok %s bytes=%d encode=%s decode=%s maxrss=%dMiB gomapped=%dMiB exec memory: %s",
-		name, buf.Len(), enc.Round(time.Millisecond), dec.Round(time.Millisecond), ru.Maxrss>>10, s[0].Value.Uint64()>>20, execErr)
+	return fmt.Sprintf("codec ok %s bytes=%d encode=%s decode=%s maxrss=%dMiB gomapped=%dMiB exec memory: %s prepared=%t",
+		name, buf.Len(), enc.Round(time.Millisecond), dec.Round(time.Millisecond), ru.Maxrss>>10, s[0].Value.Uint64()>>20, execErr, codec.Prepared())
 }
 
 // TestIsolatedCodecs runs a WebP encode and an AVIF encode and decode inside confined
@@ -102,6 +102,7 @@ func TestIsolatedCodecs(t *testing.T) {
 				t.Log(err)
 				assert.Contains(t, err.Error(), "codec ok "+name)
 				assert.Contains(t, err.Error(), "exec memory: EPERM")
+				assert.Contains(t, err.Error(), fmt.Sprintf("prepared=%t", tc.prepare))
 			}
 			t.Logf("after: %s", workerStatus(c))
 			isoServes(t, c)

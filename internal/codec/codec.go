@@ -120,5 +120,15 @@ func Prepare() error {
 	if err := EncodeAVIF(io.Discard, image.NewNRGBA(image.Rect(0, 0, 1, 1)), AVIFOptions{Quality: 60, Speed: 10}); err != nil {
 		return fmt.Errorf("codec: prepare avif: %w", err)
 	}
-	return heicPrepare()
+	if err := heicPrepare(); err != nil {
+		return err
+	}
+	prepared.Store(true)
+	return nil
 }
+
+// prepared records a successful Prepare.
+var prepared atomic.Bool
+
+// Prepared reports whether Prepare has succeeded in this process.
+func Prepared() bool { return prepared.Load() }
