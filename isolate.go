@@ -343,9 +343,11 @@ func (c *Cache) proveImage(ctx context.Context, data []byte, h header) (decoded,
 // isolator runs one Cache's render and proving jobs on its worker pool, and checks their
 // answers.
 type isolator struct {
-	pool  *sandbox.Pool
-	lim   Limits
-	limit workerproto.Limits // lim, as requests carry it
+	// prepared: the workers compile the wazero codecs before confinement, outside any job.
+	prepared bool
+	pool     *sandbox.Pool
+	lim      Limits
+	limit    workerproto.Limits // lim, as requests carry it
 }
 
 // startIsolation starts the worker pool configured by WithIsolation; without it, it
@@ -381,7 +383,8 @@ func startIsolation(cfg config, lim Limits) (*isolator, error) {
 		"GOMEMLIMIT=" + strconv.FormatInt(ic.MemoryLimit, 10),
 	}
 	var startTimeout time.Duration // the pool's default
-	if (prepareCodecs || ic.testPrepare) && codec.Check() == nil {
+	prepared := (prepareCodecs || ic.testPrepare) && codec.Check() == nil
+	if prepared {
 		env = append(env, workerPrepareEnv+"=1")
 		startTimeout = 10*time.Second + workerPrepareTime
 	}
@@ -406,7 +409,7 @@ func startIsolation(cfg config, lim Limits) (*isolator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fastimagecache: start decode workers: %w", err)
 	}
-	return &isolator{pool: pool, lim: lim, limit: limitsToProto(lim)}, nil
+	return &isolator{prepared: prepared, pool: pool, lim: lim, limit: limitsToProto(lim)}, nil
 }
 
 // close stops the workers; nil is a no-op.

@@ -137,6 +137,19 @@ func TestIsolatedSameBytes(t *testing.T) {
 	inproc := newTestCache(t, WithLimits(lim))
 	iso := isoCache(t, IsolationConfig{Workers: 1, testPrepare: true})
 	sources := [][]byte{fixture.JPEG(300, 200, 90), fixture.PNG(120, 90), fixture.GIF(60, 40, 3)}
+
+	// The host leaves the AVIF module's set-up to the prepared workers: it reserves an
+	// AVIF render without it even before this process ever ran AVIF.
+	h, err := inspect(sources[0], putConfig{}, iso.lim)
+	require.NoError(t, err)
+	s := Spec{Width: 64, Format: AVIF, Quality: defaultAVIFQuality}
+	inprocNeed := renderBytes(h, s) + int64(len(sources[0])) + decodeOverhead
+	setup := int64(0)
+	if !codec.AVIFReady() {
+		setup = avifSetupBytes
+	}
+	assert.Equal(t, inprocNeed-setup+iso.answerBytes(h, s), iso.renderNeed(h, s, len(sources[0])))
+	assert.Equal(t, inprocNeed, inproc.renderNeed(h, s, len(sources[0])))
 	specs := []Spec{{Width: 64}, {Width: 50, Height: 50, Fit: Cover, Quality: 30}, {}}
 	n := 0
 	for _, src := range sources {
