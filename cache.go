@@ -14,8 +14,9 @@
 // Every zero field of [Limits] takes its value from [DefaultLimits]: 32 MiB of input,
 // 16384×16384 and 50,000,000 pixels per frame, 100 frames and 200,000,000 pixels per
 // animation, a 10 s decode timeout, a 1 GiB memory budget for decodes in flight, 64 decodes
-// queued for that budget, and the input formats JPEG, PNG, GIF and WebP (BMP and TIFF must be
-// asked for). Renditions are kept within 1 GiB of disk by default ([WithMaxStoreBytes]).
+// queued for that budget, and the input formats JPEG, PNG, GIF, WebP and AVIF (BMP, TIFF and,
+// in builds with the heic tag, HEIC must be asked for). Renditions are kept within 1 GiB of
+// disk by default ([WithMaxStoreBytes]).
 //
 // # What it defends against
 //

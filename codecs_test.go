@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"image"
 	"log/slog"
 	"strings"
 	"testing"
@@ -41,6 +42,11 @@ func TestCodecsRefusedMakeFormatsUnavailable(t *testing.T) {
 	for _, f := range []Format{AVIF, HEIC} {
 		assert.ErrorIs(t, c.inputUsable(f), ErrUnsupportedFormat, "%s input", f)
 	}
+	var avif bytes.Buffer
+	require.NoError(t, codec.EncodeAVIF(&avif, image.NewNRGBA(image.Rect(0, 0, 16, 16)), codec.AVIFOptions{Quality: 60, Speed: 10}))
+	_, err = c.Put(t.Context(), bytes.NewReader(avif.Bytes()))
+	assert.ErrorIs(t, err, ErrUnsupportedFormat, "AVIF input")
+	assert.ErrorIs(t, err, codec.ErrDynamic, "AVIF input")
 	for _, f := range []Format{JPEG, PNG, GIF, WebP} {
 		assert.NoError(t, c.inputUsable(f), "%s input", f)
 	}

@@ -31,12 +31,7 @@ func tryCodec(arg string) string {
 	if _, err := fmt.Sscanf(size, "%dx%d", &w, &h); err != nil {
 		return "codec arg: " + err.Error()
 	}
-	img := image.NewNRGBA(image.Rect(0, 0, w, h))
-	for y := range h {
-		for x := range w {
-			img.SetNRGBA(x, y, color.NRGBA{uint8(x * 255 / w), uint8(y * 255 / h), uint8((x ^ y) & 0xff), 255})
-		}
-	}
+	img := codecPicture(w, h)
 	var buf bytes.Buffer
 	start := time.Now()
 	var err error
@@ -75,6 +70,17 @@ func tryCodec(arg string) string {
 	metrics.Read(s)
 	return fmt.Sprintf("codec ok %s bytes=%d encode=%s decode=%s maxrss=%dMiB gomapped=%dMiB exec memory: %s prepared=%t",
 		name, buf.Len(), enc.Round(time.Millisecond), dec.Round(time.Millisecond), ru.Maxrss>>10, s[0].Value.Uint64()>>20, execErr, codec.Prepared())
+}
+
+// codecPicture is a w×h gradient with a pattern, opaque.
+func codecPicture(w, h int) *image.NRGBA {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			img.SetNRGBA(x, y, color.NRGBA{uint8(x * 255 / w), uint8(y * 255 / h), uint8((x ^ y) & 0xff), 255})
+		}
+	}
+	return img
 }
 
 // TestIsolatedCodecs runs a WebP encode and an AVIF encode and decode inside confined
@@ -133,10 +139,12 @@ func workerStatus(c *Cache) string {
 // confinement), and requires the same bytes, which the host accepted after its check; and
 // the host itself makes no codec call under isolation.
 func TestIsolatedSameBytes(t *testing.T) {
-	lim := Limits{DecodeTimeout: isoPatience, Formats: isoLimits.Formats}
+	lim := Limits{DecodeTimeout: isoPatience, Formats: append([]Format{AVIF}, isoLimits.Formats...)}
 	inproc := newTestCache(t, WithLimits(lim))
-	iso := isoCache(t, IsolationConfig{Workers: 1, testPrepare: true})
-	sources := [][]byte{fixture.JPEG(300, 200, 90), fixture.PNG(120, 90), fixture.GIF(60, 40, 3)}
+	iso := isoCache(t, IsolationConfig{Workers: 1, testPrepare: true}, WithLimits(lim))
+	var avifIn bytes.Buffer
+	require.NoError(t, codec.EncodeAVIF(&avifIn, codecPicture(96, 64), codec.AVIFOptions{Quality: 70, Speed: 10}))
+	sources := [][]byte{fixture.JPEG(300, 200, 90), fixture.PNG(120, 90), fixture.GIF(60, 40, 3), avifIn.Bytes()}
 
 	// The host leaves the AVIF module's set-up to the prepared workers: it reserves an
 	// AVIF render without it even before this process ever ran AVIF.
@@ -153,8 +161,11 @@ func TestIsolatedSameBytes(t *testing.T) {
 	specs := []Spec{{Width: 64}, {Width: 50, Height: 50, Fit: Cover, Quality: 30}, {}}
 	n := 0
 	for _, src := range sources {
-		a, b := put(t, inproc, src), put(t, iso, src)
-		for _, f := range []Format{WebP, AVIF} {
+		a := put(t, inproc, src)
+		calls := codec.Calls()
+		b := put(t, iso, src) // an AVIF input's proving decode too runs in a worker
+		assert.Equal(t, calls, codec.Calls(), "the host called a codec under isolation")
+		for _, f := range []Format{WebP, AVIF, JPEG} {
 			for _, s := range specs {
 				s.Format = f
 				want := getBytes(t, inproc, a.ID, s)

@@ -104,6 +104,7 @@ func EncodeAVIF(w io.Writer, img image.Image, o AVIFOptions) error {
 		return err
 	}
 	defer avifReady.Store(true)
+	defer avifCompiled.Store(true)
 	return avif.Encode(w, img, avif.Options{Quality: o.Quality, QualityAlpha: o.Quality, Speed: o.Speed,
 		ChromaSubsampling: image.YCbCrSubsampleRatio420})
 }
@@ -116,6 +117,7 @@ func DecodeAVIF(data []byte) (image.Image, error) {
 		return nil, err
 	}
 	defer avifReady.Store(true)
+	defer avifCompiled.Store(true)
 	return avif.Decode(bytesReader(data))
 }
 
@@ -144,3 +146,20 @@ var prepared atomic.Bool
 
 // Prepared reports whether Prepare has succeeded in this process.
 func Prepared() bool { return prepared.Load() }
+
+// avifCompiled is set once an AVIF call has returned: the package compiles its
+// WebAssembly module on first use (about 120 MiB allocated, once per process).
+var avifCompiled atomic.Bool
+
+// Compiled reports whether the AVIF codec (avif true) or the HEIC codec has
+// compiled its module in this process, so that the next call does not pay for it.
+// A call still in progress does not count.
+func Compiled(avif bool) bool {
+	if avif {
+		return avifCompiled.Load()
+	}
+	return heicCompiled.Load()
+}
+
+// heicCompiled is avifCompiled for the HEIC codec.
+var heicCompiled atomic.Bool

@@ -21,7 +21,12 @@ func DecodeHEIC(data []byte) (image.Image, error) {
 	if err := heicGuard(); err != nil {
 		return nil, err
 	}
+	defer heicCompiled.Store(true)
 	return heic.Decode(bytesReader(data))
 }
 
-func heicPrepare() error { heic.Init(); return nil }
+func heicPrepare() error {
+	heic.Init()
+	heicCompiled.Store(true)
+	return nil
+}
