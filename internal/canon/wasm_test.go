@@ -3,7 +3,9 @@ package canon
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"image"
+	"image/color"
 	"math/rand/v2"
 	"testing"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fastimagecache/fastimagecache/internal/codec"
+	"github.com/fastimagecache/fastimagecache/internal/fixture"
 )
 
 // wasmShapes returns opaque, translucent and grey images in a few sizes, with noise.
@@ -350,4 +353,42 @@ func TestRefusesAVIF(t *testing.T) {
 		_, _, err := AVIF(b)
 		assert.ErrorIs(t, err, ErrNotCanonical, name)
 	}
+}
+
+// FuzzWasmLayouts feeds the WebP and AVIF checks, which the host runs on a worker's
+// untrusted answer, arbitrary bytes seeded with libwebp's and libavif's output. They never
+// panic; what one accepts has a positive size (and a frame count of at least 1 for WebP),
+// and nothing appended to an accepted file is ever accepted.
+func FuzzWasmLayouts(f *testing.F) {
+	// Seeds built by code, no encoder call (each fuzzing process would pay the AVIF
+	// module's compilation): a VP8L still, the same as an animation's frame, a HEIF
+	// container with libavif's box names.
+	vp8l := fixture.WebPLossless(3, 7, color.NRGBA{1, 2, 3, 128})
+	f.Add(vp8l)
+	frame := append([]byte{0, 0, 0, 0, 0, 0, 2, 0, 0, 6, 0, 0, 100, 0, 0, 2}, vp8l[12:]...)
+	f.Add(riff(riffChunkBytes("VP8X", []byte{0x12, 0, 0, 0, 2, 0, 0, 6, 0, 0}), riffChunkBytes("ANIM", make([]byte, 6)),
+		riffChunkBytes("ANMF", frame)))
+	f.Add(fixture.AVIFFile(3, 7).Bytes())
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if w, h, n, err := WebP(b); err == nil {
+			if w <= 0 || h <= 0 || n < 1 {
+				t.Fatalf("webp accepted at %dx%d, %d frames", w, h, n)
+			}
+			if _, _, _, err := WebP(append(bytes.Clone(b), 0, 0)); err == nil {
+				t.Fatal("webp accepted with bytes appended")
+			}
+		} else if !errors.Is(err, ErrNotCanonical) {
+			t.Fatalf("webp: %v", err)
+		}
+		if w, h, err := AVIF(b); err == nil {
+			if w <= 0 || h <= 0 {
+				t.Fatalf("avif accepted at %dx%d", w, h)
+			}
+			if _, _, err := AVIF(append(bytes.Clone(b), 0, 0, 0, 8)); err == nil {
+				t.Fatal("avif accepted with bytes appended")
+			}
+		} else if !errors.Is(err, ErrNotCanonical) {
+			t.Fatalf("avif: %v", err)
+		}
+	})
 }
