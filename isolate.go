@@ -50,7 +50,8 @@ const workerPrepareEnv = "FASTIMAGECACHE_WORKER_PREPARE"
 var prepareCodecs = true
 
 // workerPrepareTime is added to a worker's start timeout when it prepares the codecs:
-// compiling them takes 1.6 s of CPU time (measured; about 14 s under the race detector).
+// compiling them takes 1.6 s of CPU time (measured; about 14 s under the race detector,
+// and over a minute of wall time on a loaded machine, hence 5 times as long there).
 const workerPrepareTime = 60 * time.Second
 
 // Fixed bounds of the worker pool that are not worth a knob.
@@ -154,9 +155,10 @@ func WithIsolation(ic IsolationConfig) Option {
 //
 // Call it first thing in main, before flags are parsed or anything is opened or started:
 // a worker is this program run again, with no arguments, an empty environment but for
-// that variable, GOMAXPROCS and GOMEMLIMIT, only stdin and stdout (stderr discarded unless
-// IsolationConfig.Stderr is set), "/" as working directory and a process group of its
-// own. Package init functions run before main, and so run in the worker before it is
+// that variable, GOMAXPROCS, GOMEMLIMIT and FASTIMAGECACHE_WORKER_PREPARE (which makes it
+// compile the AVIF and HEIC codecs before it confines itself), only stdin and stdout
+// (stderr discarded unless IsolationConfig.Stderr is set), "/" as working directory and a
+// process group of its own. Package init functions run before main, and so run in the worker before it is
 // confined: keep them free of side effects, or point IsolationConfig.WorkerPath at a small
 // program whose main calls only this. A test binary calls it from TestMain.
 func RunWorkerIfRequested() { runWorkerIfRequested(workerOptions{}) }
@@ -387,6 +389,9 @@ func startIsolation(cfg config, lim Limits) (*isolator, error) {
 	if prepared {
 		env = append(env, workerPrepareEnv+"=1")
 		startTimeout = 10*time.Second + workerPrepareTime
+		if sandbox.RaceEnabled {
+			startTimeout = 10*time.Second + 5*workerPrepareTime
+		}
 	}
 	pool, err := sandbox.NewPool(sandbox.PoolConfig{
 		Path:          ic.WorkerPath,
