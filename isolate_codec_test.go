@@ -84,17 +84,19 @@ func codecPicture(w, h int) *image.NRGBA {
 }
 
 // TestIsolatedCodecs runs a WebP encode and an AVIF encode and decode inside confined
-// workers, under the default worker memory limit: prepared (the wazero codecs compiled
-// before confinement), with and without Landlock, and unprepared (wazero finds executable
+// workers: prepared (the wazero codecs compiled before confinement), with and without
+// Landlock, under the default worker memory limit and the least one (a 640×480 AVIF
+// encode still fits: RLIMIT_AS leaves 512 MiB beyond it), and unprepared (wazero finds executable
 // memory refused and runs its interpreter). In each, executable memory is refused once the
 // worker is confined.
 func TestIsolatedCodecs(t *testing.T) {
 	for _, tc := range []struct {
 		prepare, landlock bool
 		size              string
-	}{{true, true, "320x240"}, {true, false, "320x240"}, {false, true, "48x32"}} {
-		t.Run(fmt.Sprintf("prepare=%t,landlock=%t", tc.prepare, tc.landlock), func(t *testing.T) {
-			ic := IsolationConfig{Workers: 1, testPrepare: tc.prepare}
+		memory            int64
+	}{{true, true, "320x240", 0}, {true, false, "640x480", minWorkerMemory}, {false, true, "48x32", 0}} {
+		t.Run(fmt.Sprintf("prepare=%t,landlock=%t,memory=%d", tc.prepare, tc.landlock, tc.memory), func(t *testing.T) {
+			ic := IsolationConfig{Workers: 1, testPrepare: tc.prepare, MemoryLimit: tc.memory}
 			if !tc.landlock {
 				ic.testEnv = []string{testNoLandlockEnv + "=1"}
 			}
