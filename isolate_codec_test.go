@@ -20,6 +20,7 @@ import (
 
 	"github.com/fastimagecache/fastimagecache/internal/codec"
 	"github.com/fastimagecache/fastimagecache/internal/fixture"
+	"github.com/fastimagecache/fastimagecache/internal/sandbox"
 )
 
 // tryCodec runs, inside a worker, one WebAssembly codec on a generated image: arg is
@@ -96,6 +97,9 @@ func TestIsolatedCodecs(t *testing.T) {
 		memory            int64
 	}{{true, true, "320x240", 0}, {true, false, "640x480", minWorkerMemory}, {false, true, "48x32", 0}} {
 		t.Run(fmt.Sprintf("prepare=%t,landlock=%t,memory=%d", tc.prepare, tc.landlock, tc.memory), func(t *testing.T) {
+			if sandbox.RaceEnabled && tc.memory != 0 {
+				t.Skip("a prepared worker takes minutes to start under the race detector: one such case is enough")
+			}
 			ic := IsolationConfig{Workers: 1, testPrepare: tc.prepare, MemoryLimit: tc.memory}
 			if !tc.landlock {
 				ic.testEnv = []string{testNoLandlockEnv + "=1"}
