@@ -95,6 +95,9 @@ func (c *Cache) ingest(ctx context.Context, r io.Reader, pc putConfig) (Info, he
 	}
 	m := metaOf(h, int64(n))
 	eager := c.eagerSpecs(id, m)
+	if err := c.prepareCodecs(ctx, h.format, "", int64(cap(data))); err != nil {
+		return Info{}, h, n, false, err
+	}
 	if err := c.proveAndRenderEager(ctx, data, h, eager); err != nil {
 		return Info{}, h, n, false, err
 	}

@@ -1,6 +1,8 @@
 package fastimagecache
 
 import (
+	"context"
+	"fmt"
 	"runtime"
 
 	"github.com/fastimagecache/fastimagecache/internal/codec"
@@ -99,6 +101,68 @@ const (
 	// heicSetupBytes is the same for the HEIC decoder (46 MB allocated, measured).
 	heicSetupBytes = 64 << 20
 )
+
+// prepareCodecs sets up, before a job of in → out starts, the wazero codecs it would
+// otherwise set up on its first call (seconds of compiling on a loaded machine), so that
+// the set-up never counts against the job's DecodeTimeout. The set-up holds its own
+// reservation (setupBytes) until it has finished, even when ctx ends first: it cannot be
+// interrupted. held is what the caller holds outside the budget while it waits (see
+// budget.reserveHolding).
+func (c *Cache) prepareCodecs(ctx context.Context, in, out Format, held int64) error {
+	if c.setupBytes(in, out) == 0 {
+		return nil
+	}
+	// One set-up at a time in the process (the modules are the process's): the others
+	// wait for it, then find nothing left to do.
+	select {
+	case codecSetup <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("prepare codec: %w", ctx.Err())
+	}
+	admitted := true // until the set-up goroutine owns the admission
+	defer func() {
+		if admitted {
+			<-codecSetup
+		}
+	}()
+	n := c.setupBytes(in, out)
+	if n == 0 {
+		return nil
+	}
+	release, err := c.budget.reserveHolding(ctx, n, held)
+	if err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	admitted = false
+	go func() {
+		defer func() { <-codecSetup }()
+		defer release()
+		var err error
+		if in == AVIF || out == AVIF {
+			err = codec.PrepareAVIF()
+		}
+		if err == nil && in == HEIC {
+			err = codec.PrepareHEIC()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			return nil
+		}
+		if in == AVIF || in == HEIC {
+			return fmt.Errorf("%s input: %w: %w", in, ErrUnsupportedFormat, err)
+		}
+		return fmt.Errorf("%s output: %w: %w", out, ErrInvalidSpec, err)
+	case <-ctx.Done():
+		return fmt.Errorf("prepare codec: %w", ctx.Err())
+	}
+}
+
+// codecSetup admits one prepareCodecs at a time.
+var codecSetup = make(chan struct{}, 1)
 
 // setupBytes is what the first call of a wazero codec costs this process, for a job
 // decoding in and encoding out, while that codec has not been set up yet (codec.AVIFReady,
