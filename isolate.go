@@ -178,7 +178,12 @@ func runWorkerIfRequested(opts workerOptions) {
 	if os.Getenv(workerEnv) != "1" {
 		return
 	}
-	os.Exit(serveWorker(os.Stdin, os.Stdout, os.Stderr, opts))
+	out, err := protocolOut()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "fastimagecache worker: protocol pipe: %v\n", err)
+		os.Exit(2)
+	}
+	os.Exit(serveWorker(os.Stdin, out, os.Stderr, opts))
 }
 
 // serveWorker is a worker's life: setup, confinement, hello, then jobs until in ends. It

@@ -4,6 +4,7 @@ package fastimagecache
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"image"
 	"image/color"
@@ -193,4 +194,15 @@ func getBytes(t *testing.T, c *Cache, id ID, s Spec) []byte {
 	r, err := c.Get(t.Context(), id, s)
 	require.NoError(t, err, "%+v", s)
 	return readRendition(t, r)
+}
+
+// TestIsolatedCodecOutputIsNotTheProtocol: what a worker's code prints on its standard
+// output (the WebAssembly codecs write theirs there) never reaches the protocol's pipe: the
+// job it was printed in still answers.
+func TestIsolatedCodecOutputIsNotTheProtocol(t *testing.T) {
+	c := isoCache(t, IsolationConfig{Workers: 1})
+	info := put(t, c, isoFaulty("render", "stdout", ""))
+	r, err := c.Get(context.Background(), info.ID, Spec{Width: 32})
+	require.NoError(t, err)
+	require.NoError(t, r.Close())
 }

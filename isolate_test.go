@@ -72,6 +72,9 @@ func injectFault(ctx context.Context, q *workerproto.Request, out io.Writer) (*w
 		return &workerproto.Response{Code: workerproto.OK, Format: format, Width: w, Height: h, Data: data}, true
 	}
 	switch fault {
+	case "stdout": // what a codec's WebAssembly module printing to its stdout does
+		fmt.Fprint(os.Stdout, "\x00\x00\x00\x10garbage from a codec")
+		return nil, false
 	case "panic": // recovered in the worker, which answers and retires
 		panic("injected decoder panic")
 	case "crash": // an unrecovered panic: the runtime exits with status 2
