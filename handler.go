@@ -107,6 +107,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, "GET, HEAD")
 	default:
 		idStr, preset, hasPreset := strings.Cut(path, "/")
+		if s, ok := h.presets[preset]; hasPreset && ok && s.Format == Auto {
+			addVaryAccept(w) // before any answer, errors included
+		}
 		id, err := ParseID(idStr)
 		if err != nil {
 			writeError(w, errBadID)
@@ -122,6 +125,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			spec = s
 		} else {
 			s, herr := h.signedSpec(id, r.URL.RawQuery)
+			if s.Format == Auto {
+				addVaryAccept(w) // also when the signature is wrong
+			}
 			if herr != nil {
 				writeError(w, herr)
 				return
@@ -133,7 +139,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) serve(w http.ResponseWriter, r *http.Request, id ID, spec Spec) {
-	rd, err := h.c.Get(r.Context(), id, spec)
+	var accept string
+	if spec.Format == Auto {
+		accept = requestAccept(r.Header)
+	}
+	rd, err := h.c.GetAccept(r.Context(), id, spec, accept)
 	if err != nil {
 		writeError(w, httpErrorOf(err))
 		return
@@ -157,8 +167,48 @@ func extension(contentType string) string {
 		return "png"
 	case "image/gif":
 		return "gif"
+	case "image/webp":
+		return "webp"
+	case "image/avif":
+		return "avif"
 	}
 	return "bin"
+}
+
+// addVaryAccept adds "Vary: Accept" to an answer for an Auto Spec, whatever the answer:
+// a shared cache that stored one without it would serve one client's negotiated format
+// to every other (imagor PR #819, thumbor #731, #1563).
+func addVaryAccept(w http.ResponseWriter) {
+	h := w.Header()
+	for _, v := range h.Values("Vary") {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f == "*" || strings.EqualFold(f, "Accept") {
+				return
+			}
+		}
+	}
+	h.Add("Vary", "Accept")
+}
+
+// requestAccept is the request's Accept header: its lines joined by commas, as RFC 9110
+// combines repeated fields. Lines that join to more than maxAcceptBytes give "": no
+// Accept at all, as parseAccept reads a header that long.
+func requestAccept(h http.Header) string {
+	vs := h.Values("Accept")
+	if len(vs) == 1 {
+		return vs[0]
+	}
+	var b strings.Builder
+	for i, v := range vs {
+		if b.Len()+len(v)+1 > maxAcceptBytes {
+			return ""
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(v)
+	}
+	return b.String()
 }
 
 // multipartOverhead is what a multipart envelope may add to the file's own MaxBytes.
@@ -338,7 +388,7 @@ func (h *handler) signedSpec(id ID, rawQuery string) (Spec, *httpError) {
 	got, err := base64.RawURLEncoding.DecodeString(q.Get("sig"))
 	want, _ := base64.RawURLEncoding.DecodeString(sign(h.opts.SigningKey, id, s))
 	if err != nil || !hmac.Equal(got, want) {
-		return Spec{}, errBadSignature
+		return Spec{Format: s.Format}, errBadSignature // the format only, for Vary
 	}
 	return s, nil
 }
