@@ -57,10 +57,10 @@ func parseAccept(h string) accepted {
 		}
 		rng, params := cutUnquoted(elem, ';')
 		var f accepted
-		switch strings.ToLower(trimOWS(rng)) {
-		case "image/avif":
+		switch rng = trimOWS(rng); {
+		case asciiEqualFold(rng, "image/avif"):
 			f = acceptAVIF
-		case "image/webp":
+		case asciiEqualFold(rng, "image/webp"):
 			f = acceptWebP
 		default:
 			continue // wildcards, other types and malformed ranges admit nothing
@@ -91,7 +91,7 @@ func acceptWeight(params string) (q int, ok bool) {
 		if !found || !isToken(name) || !(isToken(value) || isQuotedString(value)) {
 			return 0, false
 		}
-		if strings.EqualFold(name, "q") {
+		if name == "q" || name == "Q" {
 			if seenQ {
 				return 0, false
 			}
@@ -147,6 +147,24 @@ func cutUnquoted(s string, sep byte) (before, after string) {
 		}
 	}
 	return s, ""
+}
+
+// asciiEqualFold reports whether s equals the lower-case ASCII string lower, ignoring the
+// case of ASCII letters only (strings.EqualFold would also fold the Kelvin sign to "k").
+func asciiEqualFold(s, lower string) bool {
+	if len(s) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // trimOWS removes optional whitespace (spaces and tabs) around s.
