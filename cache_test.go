@@ -386,8 +386,9 @@ func TestGetInvalid(t *testing.T) {
 		{Quality: -1},
 		{Quality: 101},
 		{Format: "svg"},
-		{Format: WebP},
+		{Format: HEIC}, // input only
 		{Format: BMP},
+		{Format: Auto, Width: 1001},
 		{Fit: Fit(7)},
 	} {
 		_, err := c.Get(t.Context(), info.ID, spec)

@@ -347,7 +347,7 @@ func (h *handler) signedSpec(id ID, rawQuery string) (Spec, *httpError) {
 	var s Spec
 	for k, v := range q {
 		if len(v) != 1 {
-			return Spec{}, errBadSpec
+			return Spec{Format: Format(q.Get("fmt"))}, errBadSpec // the format only, for Vary
 		}
 		val := v[0]
 		var perr error
@@ -382,7 +382,7 @@ func (h *handler) signedSpec(id ID, rawQuery string) (Spec, *httpError) {
 			perr = errBadSpec
 		}
 		if perr != nil {
-			return Spec{}, errBadSpec
+			return Spec{Format: Format(q.Get("fmt"))}, errBadSpec // the format only, for Vary
 		}
 	}
 	got, err := base64.RawURLEncoding.DecodeString(q.Get("sig"))
