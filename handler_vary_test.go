@@ -54,7 +54,8 @@ func assertVary(t *testing.T, rec *httptest.ResponseRecorder, what string) {
 // HEAD and error answers; and none for a pinned format, which a CDN that ignores Vary can
 // cache by URL.
 func TestHandlerVaryAcceptEveryPath(t *testing.T) {
-	c := newTestCache(t)
+	warmAVIF(t)
+	c := newTestCache(t, slowCodecs)
 	h := varyHandler(c)
 	info := put(t, c, fixture.JPEG(96, 64, 90))
 	auto := "/" + string(info.ID) + "/auto"
@@ -141,9 +142,10 @@ func TestHandlerVaryAcceptEveryPath(t *testing.T) {
 // memory tier) and from the bucket, where another node rendered the rendition (thumbor
 // #731: a result read back from shared storage lost its Vary).
 func TestHandlerVaryAcceptStoredTiers(t *testing.T) {
+	warmAVIF(t)
 	img := fixture.JPEG(96, 64, 90)
 
-	disk := newTestCache(t, WithMemoryCache(-1))
+	disk := newTestCache(t, WithMemoryCache(-1), slowCodecs)
 	h := varyHandler(disk)
 	id := put(t, disk, img).ID
 	auto := "/" + string(id) + "/auto"
@@ -163,7 +165,7 @@ func TestHandlerVaryAcceptStoredTiers(t *testing.T) {
 
 	b := memblob.OpenBucket(nil)
 	t.Cleanup(func() { _ = b.Close() })
-	a, other := bucketNode(t, b), bucketNode(t, b)
+	a, other := bucketNode(t, b, slowCodecs), bucketNode(t, b, slowCodecs)
 	put(t, a, img)
 	rec := getWith(varyHandler(a), "GET", auto, chromeAccept)
 	require.Equal(t, http.StatusOK, rec.Code)

@@ -3,14 +3,34 @@ package fastimagecache
 import (
 	"bytes"
 	"context"
+	"image"
 	"image/gif"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fastimagecache/fastimagecache/internal/codec"
 	"github.com/fastimagecache/fastimagecache/internal/fixture"
 )
+
+// slowCodecs gives decodes a minute, for renders to AVIF on a loaded machine under the
+// race detector; call warmAVIF first.
+var slowCodecs = WithLimits(Limits{DecodeTimeout: time.Minute})
+
+var warmOnce sync.Once
+
+// warmAVIF pays the AVIF module's one-time set-up outside any deadline: under the race
+// detector, on a busy 2-core machine, that first call took 74 s (0.5 s each call after).
+func warmAVIF(t testing.TB) {
+	warmOnce.Do(func() {
+		var buf bytes.Buffer
+		err := codec.EncodeAVIF(&buf, image.NewNRGBA(image.Rect(0, 0, 8, 8)), codec.AVIFOptions{Quality: 60, Speed: 10})
+		require.NoError(t, err)
+	})
+}
 
 // chromeAccept is what Chromium sends for an <img>.
 const chromeAccept = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"
@@ -20,7 +40,8 @@ const chromeAccept = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*
 // store holds at most the three renditions Auto can resolve to, equivalent headers get
 // the same rendition and ETag, and Rendition.Format says which was served.
 func TestGetAcceptKeysOnNegotiatedFormat(t *testing.T) {
-	c := newTestCache(t)
+	warmAVIF(t)
+	c := newTestCache(t, slowCodecs)
 	ctx := context.Background()
 	info := put(t, c, fixture.JPEG(96, 64, 90))
 	spec := Spec{Width: 48, Format: Auto}
@@ -68,7 +89,8 @@ func TestGetAcceptKeysOnNegotiatedFormat(t *testing.T) {
 // TestGetAcceptSources checks Auto against the kinds of source: an animation goes to
 // animated WebP or GIF (its frames kept) and never to AVIF; transparency never to JPEG.
 func TestGetAcceptSources(t *testing.T) {
-	c := newTestCache(t)
+	warmAVIF(t)
+	c := newTestCache(t, slowCodecs)
 	ctx := context.Background()
 	anim := put(t, c, fixture.GIF(40, 30, 3))
 	alpha := put(t, c, fixture.PNG(40, 30))
@@ -110,8 +132,9 @@ func TestGetAcceptSources(t *testing.T) {
 // TestEagerAutoRendersEveryVariant checks that an eager Auto Spec renders, at Put, every
 // format Auto can serve that image: the first Get of each is a hit, whatever the client.
 func TestEagerAutoRendersEveryVariant(t *testing.T) {
+	warmAVIF(t)
 	spec := Spec{Width: 32, Format: Auto}
-	c := newTestCache(t, WithEagerRenditions(spec))
+	c := newTestCache(t, WithEagerRenditions(spec), slowCodecs)
 	still := put(t, c, fixture.JPEG(64, 48, 90))
 	anim := put(t, c, fixture.GIF(40, 30, 2))
 	assert.Equal(t, 3+2, c.Stats().Renditions, "AVIF, WebP, JPEG for the still image; WebP, GIF for the animation")
