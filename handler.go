@@ -46,7 +46,10 @@ type HandlerOptions struct {
 // Renditions are served with http.ServeContent (Range, If-None-Match), a strong ETag,
 // "Cache-Control: public, max-age=31536000, immutable", "X-Content-Type-Options: nosniff",
 // "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'; sandbox" and an inline
-// Content-Disposition naming the file by its ID. JSON answers carry the same nosniff and CSP
+// Content-Disposition naming the file by its ID. A preset or signed spec whose Format is
+// Auto (fmt=auto) is served in the format its request's Accept header negotiates (see
+// Cache.GetAccept), and every answer for it, errors and 304s included, carries
+// "Vary: Accept"; an explicit fmt= pins the format and varies with nothing. JSON answers carry the same nosniff and CSP
 // headers and "Cache-Control: no-store". Errors are JSON {"error": code, "message": text} with fixed
 // texts that carry no internal detail: 400 invalid_spec / invalid_id, 403 bad_signature /
 // signing_disabled, 404 not_found / unknown_preset, 405 method_not_allowed, 413 too_large,
