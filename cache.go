@@ -188,6 +188,9 @@ type Rendition struct {
 	Width       int
 	Height      int
 	ModTime     time.Time
+	// Format is the format served: the Spec's own, or what Auto or "" resolved to
+	// (ContentType is its media type).
+	Format Format
 }
 
 // Cache is a content-addressed image cache on one directory. It is safe for concurrent
@@ -247,7 +250,7 @@ func New(dir string, opts ...Option) (*Cache, error) {
 		return nil, err
 	}
 	for _, s := range cfg.eager {
-		if _, err := s.canonical(lim, Info{Format: JPEG}, false); err != nil {
+		if _, err := s.negotiate("", Info{Format: JPEG, Frames: 1}).canonical(lim, Info{Format: JPEG}, false); err != nil {
 			return nil, fmt.Errorf("fastimagecache: eager rendition: %w", err)
 		}
 	}

@@ -388,6 +388,7 @@ func TestGetInvalid(t *testing.T) {
 		{Format: "svg"},
 		{Format: HEIC}, // input only
 		{Format: BMP},
+		{Format: Auto, Width: 1001},
 		{Fit: Fit(7)},
 	} {
 		_, err := c.Get(t.Context(), info.ID, spec)

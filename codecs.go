@@ -41,3 +41,17 @@ func (c *Cache) inputUsable(f Format) error {
 	}
 	return nil
 }
+
+// negotiate is Spec.negotiate among the output formats this Cache can encode: with its
+// codecs refused, Auto never picks WebP or AVIF, and falls back as for a client that
+// accepts neither.
+func (c *Cache) negotiate(s Spec, accept string, src Info) Spec {
+	if s.Format == Auto {
+		acc := parseAccept(accept)
+		if c.codecErr != nil {
+			acc = 0
+		}
+		s.Format = autoFormat(acc, src)
+	}
+	return s
+}

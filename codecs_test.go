@@ -39,6 +39,11 @@ func TestCodecsRefusedMakeFormatsUnavailable(t *testing.T) {
 	r, err := c.Get(t.Context(), info.ID, Spec{Width: 20, Format: JPEG})
 	require.NoError(t, err)
 	readRendition(t, r)
+	// Auto falls back as for a client that accepts neither WebP nor AVIF.
+	r, err = c.GetAccept(t.Context(), info.ID, Spec{Width: 20, Format: Auto}, "image/avif,image/webp,*/*")
+	require.NoError(t, err)
+	assert.Equal(t, PNG, r.Format)
+	readRendition(t, r)
 	for _, f := range []Format{AVIF, HEIC} {
 		assert.ErrorIs(t, c.inputUsable(f), ErrUnsupportedFormat, "%s input", f)
 	}

@@ -23,14 +23,34 @@ import (
 // Errors wrap ErrNotFound (no such id), ErrInvalidSpec (spec out of limits, or a malformed
 // id), ErrCorrupt, ErrBusy, ErrStorage, ErrClosed, or the context's error. The caller must
 // Close the returned Rendition.
+//
+// A Spec whose Format is Auto is resolved as GetAccept resolves it with an empty accept:
+// to the source's own default format.
 func (c *Cache) Get(ctx context.Context, id ID, spec Spec) (*Rendition, error) {
+	return c.GetAccept(ctx, id, spec, "")
+}
+
+// GetAccept is Get for a Spec whose Format may be Auto: accept is the client's Accept
+// header value (several header lines joined by commas). Auto becomes, for a still image,
+// AVIF when accept names image/avif, else WebP when it names image/webp, else the source's
+// own default (the source's format for JPEG, PNG and GIF; PNG for other sources with
+// transparency, JPEG for other opaque ones); for an animation, WebP (animated) when accept
+// names image/webp, else GIF. Wildcards ("*/*", "image/*") do not count, "q=0" refuses a
+// type, and a malformed or oversized header counts as no Accept at all.
+//
+// The format is resolved before the rendition is named, so a source has at most three
+// Auto renditions per Spec whatever headers clients send, and equivalent headers get the
+// same rendition and ETag. Rendition.Format tells which format was served; an HTTP server
+// must send "Vary: Accept" with every answer for an Auto Spec (Handler does). For any other
+// Format, accept is ignored. Errors are those of Get.
+func (c *Cache) GetAccept(ctx context.Context, id ID, spec Spec, accept string) (*Rendition, error) {
 	if err := c.enter(); err != nil {
 		return nil, err
 	}
 	defer c.leave()
 	start := time.Now()
 	c.count.gets.Add(1)
-	r, err := c.get(ctx, id, spec)
+	r, err := c.get(ctx, id, spec, accept)
 	if err != nil {
 		c.logReject(ctx, "get", err, slog.String("id", id.short()), slog.Duration("dur", time.Since(start)))
 		return nil, err
@@ -38,7 +58,7 @@ func (c *Cache) Get(ctx context.Context, id ID, spec Spec) (*Rendition, error) {
 	return r, nil
 }
 
-func (c *Cache) get(ctx context.Context, id ID, spec Spec) (*Rendition, error) {
+func (c *Cache) get(ctx context.Context, id ID, spec Spec, accept string) (*Rendition, error) {
 	if _, err := ParseID(string(id)); err != nil {
 		return nil, err
 	}
@@ -46,7 +66,7 @@ func (c *Cache) get(ctx context.Context, id ID, spec Spec) (*Rendition, error) {
 	if err != nil {
 		return nil, err
 	}
-	cs, err := spec.canonical(c.lim, m.info(id), m.Alpha)
+	cs, err := c.negotiate(spec, accept, m.info(id)).canonical(c.lim, m.info(id), m.Alpha)
 	if err == nil {
 		err = c.outputUsable(cs.Format)
 	}
@@ -130,6 +150,7 @@ func (c *Cache) openStored(ctx context.Context, id ID, key string, limit int64) 
 	return &Rendition{
 		ReadSeekCloser: sr.ReadSeekCloser,
 		ContentType:    m.Format.ContentType(),
+		Format:         m.Format,
 		ETag:           etag(sr.Digest),
 		Size:           sr.Size,
 		Width:          m.Width,
@@ -151,6 +172,7 @@ func (r *renderResult) open() *Rendition {
 	return &Rendition{
 		ReadSeekCloser: nopCloser{bytes.NewReader(r.out.data)},
 		ContentType:    r.out.format.ContentType(),
+		Format:         r.out.format,
 		ETag:           etag(r.digest),
 		Size:           int64(len(r.out.data)),
 		Width:          r.out.width,

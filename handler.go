@@ -46,7 +46,10 @@ type HandlerOptions struct {
 // Renditions are served with http.ServeContent (Range, If-None-Match), a strong ETag,
 // "Cache-Control: public, max-age=31536000, immutable", "X-Content-Type-Options: nosniff",
 // "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'; sandbox" and an inline
-// Content-Disposition naming the file by its ID. JSON answers carry the same nosniff and CSP
+// Content-Disposition naming the file by its ID. A preset or signed spec whose Format is
+// Auto (fmt=auto) is served in the format its request's Accept header negotiates (see
+// Cache.GetAccept), and every answer for it, errors and 304s included, carries
+// "Vary: Accept"; an explicit fmt= pins the format and varies with nothing. JSON answers carry the same nosniff and CSP
 // headers and "Cache-Control: no-store". Errors are JSON {"error": code, "message": text} with fixed
 // texts that carry no internal detail: 400 invalid_spec / invalid_id, 403 bad_signature /
 // signing_disabled, 404 not_found / unknown_preset, 405 method_not_allowed, 413 too_large,
@@ -107,6 +110,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, "GET, HEAD")
 	default:
 		idStr, preset, hasPreset := strings.Cut(path, "/")
+		if s, ok := h.presets[preset]; hasPreset && ok && s.Format == Auto {
+			addVaryAccept(w) // before any answer, errors included
+		}
 		id, err := ParseID(idStr)
 		if err != nil {
 			writeError(w, errBadID)
@@ -122,6 +128,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			spec = s
 		} else {
 			s, herr := h.signedSpec(id, r.URL.RawQuery)
+			if s.Format == Auto {
+				addVaryAccept(w) // also when the signature is wrong
+			}
 			if herr != nil {
 				writeError(w, herr)
 				return
@@ -133,7 +142,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) serve(w http.ResponseWriter, r *http.Request, id ID, spec Spec) {
-	rd, err := h.c.Get(r.Context(), id, spec)
+	var accept string
+	if spec.Format == Auto {
+		accept = requestAccept(r.Header)
+	}
+	rd, err := h.c.GetAccept(r.Context(), id, spec, accept)
 	if err != nil {
 		writeError(w, httpErrorOf(err))
 		return
@@ -157,8 +170,48 @@ func extension(contentType string) string {
 		return "png"
 	case "image/gif":
 		return "gif"
+	case "image/webp":
+		return "webp"
+	case "image/avif":
+		return "avif"
 	}
 	return "bin"
+}
+
+// addVaryAccept adds "Vary: Accept" to an answer for an Auto Spec, whatever the answer:
+// a shared cache that stored one without it would serve one client's negotiated format
+// to every other (imagor PR #819, thumbor #731, #1563).
+func addVaryAccept(w http.ResponseWriter) {
+	h := w.Header()
+	for _, v := range h.Values("Vary") {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f == "*" || strings.EqualFold(f, "Accept") {
+				return
+			}
+		}
+	}
+	h.Add("Vary", "Accept")
+}
+
+// requestAccept is the request's Accept header: its lines joined by commas, as RFC 9110
+// combines repeated fields. Lines that join to more than maxAcceptBytes give "": no
+// Accept at all, as parseAccept reads a header that long.
+func requestAccept(h http.Header) string {
+	vs := h.Values("Accept")
+	if len(vs) == 1 {
+		return vs[0]
+	}
+	var b strings.Builder
+	for i, v := range vs {
+		if b.Len()+len(v)+1 > maxAcceptBytes {
+			return ""
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(v)
+	}
+	return b.String()
 }
 
 // multipartOverhead is what a multipart envelope may add to the file's own MaxBytes.
@@ -297,7 +350,7 @@ func (h *handler) signedSpec(id ID, rawQuery string) (Spec, *httpError) {
 	var s Spec
 	for k, v := range q {
 		if len(v) != 1 {
-			return Spec{}, errBadSpec
+			return Spec{Format: Format(q.Get("fmt"))}, errBadSpec // the format only, for Vary
 		}
 		val := v[0]
 		var perr error
@@ -332,13 +385,13 @@ func (h *handler) signedSpec(id ID, rawQuery string) (Spec, *httpError) {
 			perr = errBadSpec
 		}
 		if perr != nil {
-			return Spec{}, errBadSpec
+			return Spec{Format: Format(q.Get("fmt"))}, errBadSpec // the format only, for Vary
 		}
 	}
 	got, err := base64.RawURLEncoding.DecodeString(q.Get("sig"))
 	want, _ := base64.RawURLEncoding.DecodeString(sign(h.opts.SigningKey, id, s))
 	if err != nil || !hmac.Equal(got, want) {
-		return Spec{}, errBadSignature
+		return Spec{Format: s.Format}, errBadSignature // the format only, for Vary
 	}
 	return s, nil
 }

@@ -123,17 +123,20 @@ type eagerRendition struct {
 }
 
 // eagerSpecs are the eager renditions of a new image id with metadata m: those its
-// canonical Specs allow, each once.
+// canonical Specs allow, each once. An Auto Spec stands for every format it can
+// negotiate for the image (see Spec.variants).
 func (c *Cache) eagerSpecs(id ID, m originalMeta) []eagerRendition {
 	var out []eagerRendition
 	for _, s := range c.cfg.eager {
-		cs, err := s.canonical(c.lim, m.info(id), m.Alpha)
-		if err != nil || c.outputUsable(cs.Format) != nil {
-			continue // as a Get of it would fail: nothing to render
-		}
-		key := renditionKey(id, cs)
-		if !slices.ContainsFunc(out, func(e eagerRendition) bool { return e.key == key }) {
-			out = append(out, eagerRendition{spec: cs, key: key})
+		for _, s := range s.variants(m.info(id)) {
+			cs, err := s.canonical(c.lim, m.info(id), m.Alpha)
+			if err != nil || c.outputUsable(cs.Format) != nil {
+				continue // as a Get of it would fail: nothing to render
+			}
+			key := renditionKey(id, cs)
+			if !slices.ContainsFunc(out, func(e eagerRendition) bool { return e.key == key }) {
+				out = append(out, eagerRendition{spec: cs, key: key})
+			}
 		}
 	}
 	return out

@@ -150,6 +150,25 @@ func TestUploadPageInChromium(t *testing.T) {
 	if err != nil || !loaded {
 		t.Fatalf("thumbnails did not load: %v", err)
 	}
+	// The presets are Auto: Chromium's Accept names image/avif first, so both renditions
+	// arrive as AVIF, and the page says so next to each.
+	labelled, err := chromedp.Run(ctx, chromedp.Poll[bool](`[...document.querySelectorAll("#gallery .format")].every(x => x.textContent !== "")`,
+		chromedp.WithPollingTimeout(10*time.Second)))
+	if err != nil || !labelled {
+		t.Fatalf("the page did not label the renditions' formats: %v", err)
+	}
+	if got := text(t, ctx, "#gallery .format.thumb"); got != "thumb: avif" {
+		t.Errorf("thumb label = %q, want %q", got, "thumb: avif")
+	}
+	if got := text(t, ctx, "#gallery .format.small"); got != "small: avif" {
+		t.Errorf("small label = %q, want %q", got, "small: avif")
+	}
+	served, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#gallery img")].map(i => {
+		const e = performance.getEntriesByName(i.currentSrc); return e.length ? e[e.length - 1].contentType : "(no timing entry)"; })`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("Content-Type of the <img> loads per Resource Timing: %q", served)
 	status := text(t, ctx, "#status")
 	thumb := naturalSize(t, ctx, "#gallery img.thumb")
 	small := naturalSize(t, ctx, "#gallery img.small")

@@ -32,7 +32,7 @@ func (p presetFlag) String() string { return fmt.Sprint(map[string]fastimagecach
 func (p presetFlag) Set(v string) error {
 	name, rest, ok := strings.Cut(v, "=")
 	if !ok || name == "" {
-		return errors.New("want name=WxH[:cover][:jpeg|png|gif][:quality]")
+		return errors.New("want name=WxH[:cover][:auto|jpeg|png|gif|webp|avif][:quality]")
 	}
 	fields := strings.Split(rest, ":")
 	ws, hs, ok := strings.Cut(fields[0], "x")
@@ -52,7 +52,7 @@ func (p presetFlag) Set(v string) error {
 		case "cover":
 			s.Fit = fastimagecache.Cover
 		case "contain":
-		case "jpeg", "png", "gif":
+		case "auto", "jpeg", "png", "gif", "webp", "avif":
 			s.Format = fastimagecache.Format(f)
 		default:
 			q, err := strconv.Atoi(f)
@@ -98,7 +98,7 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	isolate := fl.Bool("isolate", false, "decode, resize and encode untrusted images in confined worker processes")
 	memLimit := fl.Bool("runtime-memory-limit", true, "lower the Go runtime's memory limit to what the Cache needs (false: leave GOMEMLIMIT as it is)")
 	presets := presetFlag{}
-	fl.Var(presets, "preset", "a named rendition, repeatable (default thumb=160x160:cover and small=320x320)")
+	fl.Var(presets, "preset", "a named rendition, repeatable (default thumb=160x160:cover:auto and small=320x320:auto; auto picks AVIF, WebP or the source's format per client Accept)")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -106,8 +106,9 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 		return usageError{"serve takes no arguments"}
 	}
 	if len(presets) == 0 {
-		presets["thumb"] = fastimagecache.Spec{Width: 160, Height: 160, Fit: fastimagecache.Cover}
-		presets["small"] = fastimagecache.Spec{Width: 320, Height: 320}
+		// Auto: AVIF, WebP or the source's own format, as each client's Accept allows.
+		presets["thumb"] = fastimagecache.Spec{Width: 160, Height: 160, Fit: fastimagecache.Cover, Format: fastimagecache.Auto}
+		presets["small"] = fastimagecache.Spec{Width: 320, Height: 320, Format: fastimagecache.Auto}
 	}
 	fmts, err := parseFormats(*formats)
 	if err != nil {
