@@ -30,7 +30,9 @@ func (c *Cache) Get(ctx context.Context, id ID, spec Spec) (*Rendition, error) {
 	defer c.leave()
 	start := time.Now()
 	c.count.gets.Add(1)
-	r, err := c.get(ctx, id, spec)
+	ctx, ob := c.begin(ctx, OpGet)
+	r, o, err := c.get(ctx, id, spec)
+	ob.done(err, o)
 	if err != nil {
 		c.logReject(ctx, "get", err, slog.String("id", id.short()), slog.Duration("dur", time.Since(start)))
 		return nil, err
@@ -38,30 +40,39 @@ func (c *Cache) Get(ctx context.Context, id ID, spec Spec) (*Rendition, error) {
 	return r, nil
 }
 
-func (c *Cache) get(ctx context.Context, id ID, spec Spec) (*Rendition, error) {
+// get is Get without logging and counting; o says what the Observer is told: the formats,
+// and the tier of a hit.
+func (c *Cache) get(ctx context.Context, id ID, spec Spec) (r *Rendition, o Outcome, err error) {
 	if _, err := ParseID(string(id)); err != nil {
-		return nil, err
+		return nil, o, err
 	}
 	m, err := c.loadMeta(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, o, err
 	}
+	o.Format = m.Format
 	cs, err := spec.canonical(c.lim, m.info(id), m.Alpha)
 	if err != nil {
-		return nil, err
+		return nil, o, err
 	}
+	o.Output = cs.Format
 	key := renditionKey(id, cs)
 	if rr, ok := c.hot.Get(key); ok {
 		c.count.hits.Add(1)
 		c.count.memoryHits.Add(1)
 		c.store.MarkUsed(string(id), key)
-		return rr.open(), nil
+		o.Tier = TierMemory
+		return rr.open(), o, nil
 	}
-	if r, err := c.openStored(ctx, id, key, renditionBound(m, cs, c.lim)); err == nil {
+	if r, t, err := c.openStored(ctx, id, key, renditionBound(m, cs, c.lim)); err == nil {
 		c.count.hits.Add(1)
-		return r, nil
+		o.Tier = TierDisk
+		if t == tierBucket {
+			o.Tier = TierBucket
+		}
+		return r, o, nil
 	} else if !errors.Is(err, ErrNotFound) {
-		return nil, storeErr("open rendition of "+id.short(), err)
+		return nil, o, storeErr("open rendition of "+id.short(), err)
 	}
 	c.count.misses.Add(1)
 	if c.hooks.getMiss != nil {
@@ -80,11 +91,11 @@ func (c *Cache) get(ctx context.Context, id ID, spec Spec) (*Rendition, error) {
 	select {
 	case res := <-ch:
 		if res.Err != nil {
-			return nil, res.Err
+			return nil, o, res.Err
 		}
-		return res.Val.(*renderResult).open(), nil
+		return res.Val.(*renderResult).open(), o, nil
 	case <-ctx.Done():
-		return nil, fmt.Errorf("wait for rendition: %w", ctx.Err())
+		return nil, o, fmt.Errorf("wait for rendition: %w", ctx.Err())
 	}
 }
 
@@ -96,11 +107,17 @@ func renditionKey(id ID, s Spec) string {
 
 // openStored opens a stored rendition; ErrNotFound means a miss. A rendition small
 // enough for the memory tier is read whole and kept there.
-func (c *Cache) openStored(ctx context.Context, id ID, key string, limit int64) (*Rendition, error) {
+func (c *Cache) openStored(ctx context.Context, id ID, key string, limit int64) (*Rendition, tier, error) {
 	sr, err := c.store.OpenRendition(ctx, string(id), key, limit)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
+	r, err := c.openStoredRendition(id, key, sr)
+	return r, sr.Tier, err
+}
+
+// openStoredRendition is openStored once the store has opened sr.
+func (c *Cache) openStoredRendition(id ID, key string, sr *storedRendition) (*Rendition, error) {
 	if sr.Tier == tierDisk {
 		c.count.diskHits.Add(1)
 	}
@@ -192,7 +209,10 @@ func (c *Cache) storeRendition(ctx context.Context, id ID, key string, out rende
 	if err != nil {
 		return nil, fmt.Errorf("encode rendition metadata: %w: %w", ErrStorage, err)
 	}
-	if err := c.store.PutRendition(ctx, string(id), key, meta, out.data); err != nil {
+	sctx, ob := c.begin(ctx, OpStore)
+	err = c.store.PutRendition(sctx, string(id), key, meta, out.data)
+	ob.done(err, Outcome{Output: out.format})
+	if err != nil {
 		return nil, storeErr("store rendition of "+id.short(), err)
 	}
 	rr := &renderResult{out: out, digest: sha256.Sum256(out.data), modTime: c.now()}
