@@ -31,7 +31,8 @@ func (c *Cache) Get(ctx context.Context, id ID, spec Spec) (*Rendition, error) {
 	start := time.Now()
 	c.count.gets.Add(1)
 	ctx, ob := c.begin(ctx, OpGet)
-	r, o, err := c.get(ctx, id, spec)
+	var o Outcome
+	r, err := c.get(ctx, id, spec, &o)
 	ob.done(err, o)
 	if err != nil {
 		c.logReject(ctx, "get", err, slog.String("id", id.short()), slog.Duration("dur", time.Since(start)))
@@ -40,20 +41,20 @@ func (c *Cache) Get(ctx context.Context, id ID, spec Spec) (*Rendition, error) {
 	return r, nil
 }
 
-// get is Get without logging and counting; o says what the Observer is told: the formats,
-// and the tier of a hit.
-func (c *Cache) get(ctx context.Context, id ID, spec Spec) (r *Rendition, o Outcome, err error) {
+// get is Get without logging and counting. It fills in o what the Observer is told: the
+// formats, and the tier of a hit.
+func (c *Cache) get(ctx context.Context, id ID, spec Spec, o *Outcome) (*Rendition, error) {
 	if _, err := ParseID(string(id)); err != nil {
-		return nil, o, err
+		return nil, err
 	}
 	m, err := c.loadMeta(ctx, id)
 	if err != nil {
-		return nil, o, err
+		return nil, err
 	}
 	o.Format = m.Format
 	cs, err := spec.canonical(c.lim, m.info(id), m.Alpha)
 	if err != nil {
-		return nil, o, err
+		return nil, err
 	}
 	o.Output = cs.Format
 	key := renditionKey(id, cs)
@@ -62,17 +63,14 @@ func (c *Cache) get(ctx context.Context, id ID, spec Spec) (r *Rendition, o Outc
 		c.count.memoryHits.Add(1)
 		c.store.MarkUsed(string(id), key)
 		o.Tier = TierMemory
-		return rr.open(), o, nil
+		return rr.open(), nil
 	}
 	if r, t, err := c.openStored(ctx, id, key, renditionBound(m, cs, c.lim)); err == nil {
 		c.count.hits.Add(1)
-		o.Tier = TierDisk
-		if t == tierBucket {
-			o.Tier = TierBucket
-		}
-		return r, o, nil
+		o.Tier = tierName[t]
+		return r, nil
 	} else if !errors.Is(err, ErrNotFound) {
-		return nil, o, storeErr("open rendition of "+id.short(), err)
+		return nil, storeErr("open rendition of "+id.short(), err)
 	}
 	c.count.misses.Add(1)
 	if c.hooks.getMiss != nil {
@@ -91,11 +89,11 @@ func (c *Cache) get(ctx context.Context, id ID, spec Spec) (r *Rendition, o Outc
 	select {
 	case res := <-ch:
 		if res.Err != nil {
-			return nil, o, res.Err
+			return nil, res.Err
 		}
-		return res.Val.(*renderResult).open(), o, nil
+		return res.Val.(*renderResult).open(), nil
 	case <-ctx.Done():
-		return nil, o, fmt.Errorf("wait for rendition: %w", ctx.Err())
+		return nil, fmt.Errorf("wait for rendition: %w", ctx.Err())
 	}
 }
 

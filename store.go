@@ -45,6 +45,9 @@ const (
 	tierBucket
 )
 
+// tierName is how Outcome.Tier names each tier.
+var tierName = [...]string{tierDisk: TierDisk, tierBucket: TierBucket}
+
 // storedRendition is an open, verified rendition. The ReadSeekCloser reads the payload.
 type storedRendition struct {
 	io.ReadSeekCloser
