@@ -99,6 +99,14 @@ func allocShapes(t testing.TB) []allocShape {
 	add("gif/anim-100-small", fixture.GIF(64, 48, 100)) // per-frame decoder state outweighs the pixels
 	add("gif/anim-subframes", encodeWith(t, func(b *bytes.Buffer) error { return gif.EncodeAll(b, subframeGIF(w/2, h/2, 8)) }))
 	add("jpeg/420", fixture.JPEG(w, h, 85))
+	// AVIF from the encoder: the decoder's linear memory grows in steps, so two sizes.
+	opaque := noisyNRGBA(w, h)
+	for i := 3; i < len(opaque.Pix); i += 4 {
+		opaque.Pix[i] = 255
+	}
+	add("avif/opaque", encodeAVIF(t, opaque))
+	add("avif/alpha", encodeAVIF(t, noisyNRGBA(w, h)))
+	add("avif/small-alpha", encodeAVIF(t, noisyNRGBA(w/3, h/3)))
 	return shapes
 }
 
@@ -187,7 +195,7 @@ func TestReservationCoversAllocation(t *testing.T) {
 		t.Skip("allocation is measured without the race detector")
 	}
 	lim := DefaultLimits()
-	lim.Formats = []Format{JPEG, PNG, GIF, WebP, BMP, TIFF}
+	lim.Formats = []Format{JPEG, PNG, GIF, WebP, BMP, TIFF, AVIF}
 	ctx := context.Background()
 	for _, sh := range allocShapes(t) {
 		t.Run(sh.name, func(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/image/tiff"
 	"golang.org/x/image/webp"
 
+	"github.com/fastimagecache/fastimagecache/internal/codec"
 	"github.com/fastimagecache/fastimagecache/internal/ctxio"
 	"github.com/fastimagecache/fastimagecache/internal/jpegdec"
 )
@@ -189,6 +190,17 @@ func decodeImage(ctx context.Context, data []byte, h header, o decodeOpts) (deco
 		img, err = bmp.Decode(r)
 	case TIFF:
 		img, err = tiff.Decode(r)
+	case AVIF, HEIC:
+		// The WebAssembly decoders take the bytes at once and cannot be interrupted:
+		// inspectHEIF bounded what they allocate, and the reservation covers it.
+		if err := ctx.Err(); err != nil {
+			return decoded{}, err
+		}
+		if h.format == AVIF {
+			img, err = codec.DecodeAVIF(data)
+		} else {
+			img, err = codec.DecodeHEIC(data)
+		}
 	default:
 		return decoded{}, fmt.Errorf("no decoder for %q: %w", string(h.format), ErrUnsupportedFormat)
 	}

@@ -53,6 +53,9 @@ func (c *Cache) get(ctx context.Context, id ID, spec Spec, o *Outcome) (*Renditi
 	}
 	o.Format = m.Format
 	cs, err := spec.canonical(c.lim, m.info(id), m.Alpha)
+	if err == nil {
+		err = c.outputUsable(cs.Format)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -77,6 +77,9 @@ func (c *Cache) ingestObserved(ctx context.Context, r io.Reader, pc putConfig) (
 	}
 	n := len(data)
 	h, err := inspect(data, pc, c.lim)
+	if err == nil {
+		err = c.inputUsable(h.format)
+	}
 	if err != nil {
 		return Info{}, h, n, false, err
 	}
@@ -132,7 +135,7 @@ func (c *Cache) eagerSpecs(id ID, m originalMeta) []eagerRendition {
 	var out []eagerRendition
 	for _, s := range c.cfg.eager {
 		cs, err := s.canonical(c.lim, m.info(id), m.Alpha)
-		if err != nil {
+		if err != nil || c.outputUsable(cs.Format) != nil {
 			continue // as a Get of it would fail: nothing to render
 		}
 		key := renditionKey(id, cs)

@@ -170,5 +170,10 @@ const encoderState = 1200 << 10
 // the render's own estimate, the input it reads from, a fixed overhead, and in isolated
 // mode the bound of the worker's answer, which is read into this process.
 func (c *Cache) renderNeed(h header, s Spec, inputBytes int) int64 {
-	return renderBytes(h, s) + int64(inputBytes) + decodeOverhead + c.answerBytes(h, s)
+	need := renderBytes(h, s) + int64(inputBytes) + decodeOverhead + c.answerBytes(h, s)
+	if c.iso != nil && c.iso.prepared && s.Format == AVIF && !codec.AVIFReady() {
+		// The AVIF module's set-up is the workers', done before their first job.
+		need -= avifSetupBytes
+	}
+	return need
 }
