@@ -186,6 +186,9 @@ func decodeImage(ctx context.Context, data []byte, h header, o decodeOpts) (deco
 		}
 	case WebP:
 		img, err = webp.Decode(r)
+		if err == nil {
+			limitedToFullRange(img)
+		}
 	case BMP:
 		img, err = bmp.Decode(r)
 	case TIFF:
@@ -232,4 +235,51 @@ func firstFrame(frame image.Image, w, h int) image.Image {
 	canvas := image.NewNRGBA(image.Rect(0, 0, w, h))
 	draw.Draw(canvas, frame.Bounds(), frame, frame.Bounds().Min, draw.Over)
 	return canvas
+}
+
+// Lossy WebP (VP8) codes BT.601 in limited range (luma 16..235, chroma 16..240) and
+// libwebp converts it so; x/image/webp hands the planes out as image.YCbCr, which Go
+// converts as full range (JFIF), so black would come out as 16 and white as 235
+// (golang/go#40173). limitedToFullRange rescales the planes in place — the limited-range
+// coefficients are the full-range ones scaled by 255/219 (luma) and 255/224 (chroma) — so
+// the usual conversion gives libwebp's colours, without a copy of the image.
+func limitedToFullRange(img image.Image) {
+	var y, cb, cr []byte
+	switch m := img.(type) {
+	case *image.YCbCr:
+		y, cb, cr = m.Y, m.Cb, m.Cr
+	case *image.NYCbCrA:
+		y, cb, cr = m.Y, m.Cb, m.Cr
+	default:
+		return // lossless WebP (VP8L) is RGB already
+	}
+	for i, v := range y {
+		y[i] = lumaFull[v]
+	}
+	for i, v := range cb {
+		cb[i] = chromaFull[v]
+	}
+	for i, v := range cr {
+		cr[i] = chromaFull[v]
+	}
+}
+
+var lumaFull, chromaFull = rangeTables()
+
+func rangeTables() (luma, chroma [256]byte) {
+	for i := range 256 {
+		luma[i] = clampByte((float64(i)-16)*255/219 + 0.5)
+		chroma[i] = clampByte(128 + (float64(i)-128)*255/224 + 0.5)
+	}
+	return luma, chroma
+}
+
+func clampByte(v float64) byte {
+	if v < 0 {
+		return 0
+	}
+	if v > 255 {
+		return 255
+	}
+	return byte(v)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/fastimagecache/fastimagecache/internal/codec"
 	"github.com/fastimagecache/fastimagecache/internal/isobmff"
 )
 
@@ -146,8 +145,8 @@ func inspectHEIF(data []byte, f Format, lim Limits) (header, error) {
 // image aliases. Measured at 8 bits: AVIF 32-56 bytes per pixel at 4 Mpx and up
 // to 84 at 0.3 Mpx (the growth steps), HEIC 24 at 8 bits and 60 at 12 bits; an
 // RGBA64 result (AVIF over 8 bits) is converted into a fresh Go slice. The first
-// call in a process also compiles the module (AVIF 123 MB, HEIC 46 MB measured),
-// which the reservation includes until a call has returned.
+// call in a process also compiles the module (AVIF 123 MB, HEIC 46 MB measured): the
+// caller's reservation adds it (Cache.setupBytes).
 func heifDecodeBytes(f Format, info isobmff.Info, n int, pixelBytes int64) int64 {
 	px := info.CodedPixels()
 	out := int64(info.Width) * int64(info.Height)
@@ -157,23 +156,11 @@ func heifDecodeBytes(f Format, info isobmff.Info, n int, pixelBytes int64) int64
 		if pixelBytes == 8 {
 			est += 24 * out
 		}
-		if !codec.AVIFReady() {
-			est += avifCompileBytes
-		}
 		return est
 	}
-	est += 64 * px
-	if !codec.HEICReady() {
-		est += heicCompileBytes
-	}
-	return est
+	return est + 64*px
 }
 
 // heifInstanceBytes is a decoder instance's fixed cost (its initial linear memory,
-// stack and tables); avifCompileBytes and heicCompileBytes are the first call's
-// module compilation.
-const (
-	heifInstanceBytes = 16 << 20
-	avifCompileBytes  = 160 << 20
-	heicCompileBytes  = 64 << 20
-)
+// stack and tables). The first call's module compilation is setupBytes'.
+const heifInstanceBytes = 16 << 20

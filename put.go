@@ -103,6 +103,9 @@ func (c *Cache) ingestObserved(ctx context.Context, r io.Reader, pc putConfig) (
 	}
 	m := metaOf(h, int64(n))
 	eager := c.eagerSpecs(id, m)
+	if err := c.prepareCodecs(ctx, h.format, "", int64(cap(data))); err != nil {
+		return Info{}, h, n, false, err
+	}
 	if err := c.proveAndRenderEager(ctx, data, h, eager); err != nil {
 		return Info{}, h, n, false, err
 	}
@@ -159,7 +162,8 @@ func (c *Cache) eagerSpecs(id ID, m originalMeta) []eagerRendition {
 func (c *Cache) proveAndRenderEager(ctx context.Context, data []byte, h header, eager []eagerRendition) error {
 	// The reservation counts the input buffer whole: readLimited may leave its capacity
 	// up to twice its length.
-	base := putBytes(h, cap(data))
+	setup := c.setupBytes(h.format, "")
+	base := putBytes(h, cap(data)) + setup
 	var extra int64
 	var from []int // indexes into eager rendered from the proof
 	for i, e := range eager {
@@ -169,7 +173,8 @@ func (c *Cache) proveAndRenderEager(ctx context.Context, data []byte, h header, 
 		// renderBytes counts the planes of a decode at the Spec's scale: those the proof
 		// holds, as the Spec decodes at the proving decode's scale. A rendition the budget
 		// cannot hold beside the proof is left to storeEager, which meets the limit alone.
-		if need := renderBytes(h, e.spec) + decodeOverhead; base+need <= c.lim.MemoryBudget {
+		need := renderBytes(h, e.spec) + decodeOverhead + c.setupBytes(h.format, e.spec.Format) - setup
+		if base+need <= c.lim.MemoryBudget {
 			extra = max(extra, need)
 			from = append(from, i)
 		}

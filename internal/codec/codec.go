@@ -139,6 +139,21 @@ func Prepare() error {
 	return nil
 }
 
+// PrepareAVIF sets up the AVIF module now (see Prepare) if no AVIF call has yet; it
+// touches no untrusted byte.
+func PrepareAVIF() error {
+	if AVIFReady() {
+		return nil
+	}
+	if err := EncodeAVIF(io.Discard, image.NewNRGBA(image.Rect(0, 0, 1, 1)), AVIFOptions{Quality: 60, Speed: 10}); err != nil {
+		return fmt.Errorf("codec: prepare avif: %w", err)
+	}
+	return nil
+}
+
+// PrepareHEIC sets up the HEIC module now, in builds that have it.
+func PrepareHEIC() error { return heicPrepare() }
+
 // prepared records a successful Prepare.
 var prepared atomic.Bool
 
