@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gocloud.dev/blob/memblob"
 
 	"github.com/fastimagecache/fastimagecache/internal/fixture"
 	"github.com/fastimagecache/fastimagecache/internal/store"
@@ -201,4 +202,23 @@ func TestReady(t *testing.T) {
 
 	require.NoError(t, c.Close())
 	require.ErrorIs(t, c.Ready(t.Context()), ErrClosed)
+}
+
+func TestObserverSeesBucketTier(t *testing.T) {
+	b := memblob.OpenBucket(nil)
+	t.Cleanup(func() { _ = b.Close() })
+	rec := &recObserver{}
+	a, other := bucketNode(t, b), bucketNode(t, b, WithObserver(rec))
+	info := put(t, a, fixture.PNG(64, 48))
+	r, err := a.Get(t.Context(), info.ID, Spec{Width: 16})
+	require.NoError(t, err)
+	readRendition(t, r)
+	for _, want := range []string{TierBucket, TierDisk} { // rendered by a; then other's own disk
+		r, err = other.Get(t.Context(), info.ID, Spec{Width: 16})
+		require.NoError(t, err)
+		readRendition(t, r)
+		ops := rec.take()
+		require.Equal(t, []string{"get"}, shape(ops))
+		assert.Equal(t, want, ops[0].out.Tier)
+	}
 }
