@@ -187,7 +187,7 @@ func TestReady(t *testing.T) {
 	require.NoError(t, err)
 	waited := make(chan error, 1)
 	go func() {
-		release, err := c.budget.reserve(context.Background(), 1)
+		release, err := c.budget.reserveHolding(context.Background(), 1, 1000) // an upload holding its input
 		if err == nil {
 			release()
 		}
@@ -195,6 +195,7 @@ func TestReady(t *testing.T) {
 	}()
 	require.Eventually(t, func() bool { return c.Stats().BudgetQueue == 1 }, 5*time.Second, time.Millisecond)
 	assert.Equal(t, 1, c.Stats().MaxQueue)
+	assert.Equal(t, int64(1000), c.Stats().BudgetWaitingBytes)
 	require.ErrorIs(t, c.Ready(t.Context()), ErrBusy)
 	hold()
 	require.NoError(t, <-waited)

@@ -23,11 +23,14 @@ type Stats struct {
 	// BudgetQueue is the decodes waiting for budget now; at MaxQueue, the next is refused
 	// with ErrBusy.
 	BudgetQueue int64
-	MaxQueue    int   // Limits.MaxQueue
-	Evictions   int64 // renditions evicted for the quota since New
-	Originals   int   // originals stored
-	Renditions  int   // renditions stored
-	StoreBytes  int64 // bytes of originals and renditions on disk
+	// BudgetWaitingBytes is the memory those waiters hold outside the budget now (uploads'
+	// inputs); at a quarter of the budget, the next is refused with ErrBusy.
+	BudgetWaitingBytes int64
+	MaxQueue           int   // Limits.MaxQueue
+	Evictions          int64 // renditions evicted for the quota since New
+	Originals          int   // originals stored
+	Renditions         int   // renditions stored
+	StoreBytes         int64 // bytes of originals and renditions on disk
 
 	// Hits by tier: MemoryHits + DiskHits + BucketHits = Hits. Misses counts decodes.
 	MemoryHits    int64 // Gets served from the memory tier
@@ -65,21 +68,22 @@ func (k *counters) reject(reason string) {
 func (c *Cache) Stats() Stats {
 	st := c.store.Stats()
 	s := Stats{
-		Puts:        c.count.puts.Load(),
-		Gets:        c.count.gets.Load(),
-		Hits:        c.count.hits.Load(),
-		Misses:      c.count.misses.Load(),
-		Rejections:  map[string]int64{},
-		InFlight:    c.budget.active.Load(),
-		BudgetInUse: c.budget.inUse.Load(),
-		BudgetSize:  c.budget.size,
-		BudgetWaits: c.budget.waits.Load(),
-		BudgetQueue: c.budget.waiting.Load(),
-		MaxQueue:    c.lim.MaxQueue,
-		Evictions:   st.Evictions,
-		Originals:   st.Originals,
-		Renditions:  st.Renditions,
-		StoreBytes:  st.OriginalBytes + st.RenditionBytes,
+		Puts:               c.count.puts.Load(),
+		Gets:               c.count.gets.Load(),
+		Hits:               c.count.hits.Load(),
+		Misses:             c.count.misses.Load(),
+		Rejections:         map[string]int64{},
+		InFlight:           c.budget.active.Load(),
+		BudgetInUse:        c.budget.inUse.Load(),
+		BudgetSize:         c.budget.size,
+		BudgetWaits:        c.budget.waits.Load(),
+		BudgetQueue:        c.budget.waiting.Load(),
+		BudgetWaitingBytes: c.budget.heldWaiting.Load(),
+		MaxQueue:           c.lim.MaxQueue,
+		Evictions:          st.Evictions,
+		Originals:          st.Originals,
+		Renditions:         st.Renditions,
+		StoreBytes:         st.OriginalBytes + st.RenditionBytes,
 
 		MemoryHits:    c.count.memoryHits.Load(),
 		DiskHits:      c.count.diskHits.Load(),

@@ -38,6 +38,7 @@
 //	fastimagecache_budget_bytes                  the decode memory budget
 //	fastimagecache_budget_in_use_bytes           budget reserved now
 //	fastimagecache_budget_queue                  decodes waiting for budget now
+//	fastimagecache_budget_waiting_bytes          memory those waiters hold outside the budget (inputs)
 //	fastimagecache_budget_queue_max              Limits.MaxQueue; a full queue refuses with ErrBusy
 //	fastimagecache_budget_waits_total            decodes that had to wait for budget
 //	fastimagecache_decodes_in_flight             decodes holding budget now
@@ -185,6 +186,7 @@ var (
 		stat("budget_bytes", "The memory budget for decodes in flight.", prometheus.GaugeValue, func(s fastimagecache.Stats) float64 { return float64(s.BudgetSize) }),
 		stat("budget_in_use_bytes", "Bytes of the memory budget reserved now.", prometheus.GaugeValue, func(s fastimagecache.Stats) float64 { return float64(s.BudgetInUse) }),
 		stat("budget_queue", "Decodes waiting for memory budget now.", prometheus.GaugeValue, func(s fastimagecache.Stats) float64 { return float64(s.BudgetQueue) }),
+		stat("budget_waiting_bytes", "Memory held outside the budget by decodes waiting for it (uploads' inputs).", prometheus.GaugeValue, func(s fastimagecache.Stats) float64 { return float64(s.BudgetWaitingBytes) }),
 		stat("budget_queue_max", "Decodes that may wait for budget at once; beyond, calls fail with busy.", prometheus.GaugeValue, func(s fastimagecache.Stats) float64 { return float64(s.MaxQueue) }),
 		stat("budget_waits_total", "Decodes that had to wait for memory budget.", prometheus.CounterValue, func(s fastimagecache.Stats) float64 { return float64(s.BudgetWaits) }),
 		stat("decodes_in_flight", "Decodes holding memory budget now.", prometheus.GaugeValue, func(s fastimagecache.Stats) float64 { return float64(s.InFlight) }),

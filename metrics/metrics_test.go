@@ -84,6 +84,7 @@ func TestMetricsMoveWithTheCache(t *testing.T) {
 	assert.Equal(t, float64(fastimagecache.DefaultLimits().MemoryBudget), value(mfs, "fastimagecache_budget_bytes"))
 	assert.Equal(t, float64(fastimagecache.DefaultLimits().MaxQueue), value(mfs, "fastimagecache_budget_queue_max"))
 	assert.Zero(t, value(mfs, "fastimagecache_store_originals"))
+	assert.Contains(t, mfs, "fastimagecache_budget_waiting_bytes")
 
 	info, err := c.Put(t.Context(), bytes.NewReader(fixture.PNG(64, 48)))
 	require.NoError(t, err)
