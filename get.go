@@ -50,7 +50,10 @@ func (c *Cache) GetAccept(ctx context.Context, id ID, spec Spec, accept string) 
 	defer c.leave()
 	start := time.Now()
 	c.count.gets.Add(1)
-	r, err := c.get(ctx, id, spec, accept)
+	ctx, ob := c.begin(ctx, OpGet)
+	var o Outcome
+	r, err := c.get(ctx, id, spec, accept, &o)
+	ob.done(err, o)
 	if err != nil {
 		c.logReject(ctx, "get", err, slog.String("id", id.short()), slog.Duration("dur", time.Since(start)))
 		return nil, err
@@ -58,7 +61,9 @@ func (c *Cache) GetAccept(ctx context.Context, id ID, spec Spec, accept string) 
 	return r, nil
 }
 
-func (c *Cache) get(ctx context.Context, id ID, spec Spec, accept string) (*Rendition, error) {
+// get is GetAccept without logging and counting. It fills in o what the Observer is
+// told: the formats, and the tier of a hit.
+func (c *Cache) get(ctx context.Context, id ID, spec Spec, accept string, o *Outcome) (*Rendition, error) {
 	if _, err := ParseID(string(id)); err != nil {
 		return nil, err
 	}
@@ -66,6 +71,7 @@ func (c *Cache) get(ctx context.Context, id ID, spec Spec, accept string) (*Rend
 	if err != nil {
 		return nil, err
 	}
+	o.Format = m.Format
 	cs, err := c.negotiate(spec, accept, m.info(id)).canonical(c.lim, m.info(id), m.Alpha)
 	if err == nil {
 		err = c.outputUsable(cs.Format)
@@ -73,15 +79,18 @@ func (c *Cache) get(ctx context.Context, id ID, spec Spec, accept string) (*Rend
 	if err != nil {
 		return nil, err
 	}
+	o.Output = cs.Format
 	key := renditionKey(id, cs)
 	if rr, ok := c.hot.Get(key); ok {
 		c.count.hits.Add(1)
 		c.count.memoryHits.Add(1)
 		c.store.MarkUsed(string(id), key)
+		o.Tier = TierMemory
 		return rr.open(), nil
 	}
-	if r, err := c.openStored(ctx, id, key, renditionBound(m, cs, c.lim)); err == nil {
+	if r, t, err := c.openStored(ctx, id, key, renditionBound(m, cs, c.lim)); err == nil {
 		c.count.hits.Add(1)
+		o.Tier = tierName[t]
 		return r, nil
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, storeErr("open rendition of "+id.short(), err)
@@ -124,11 +133,17 @@ func renditionKey(id ID, s Spec) string {
 
 // openStored opens a stored rendition; ErrNotFound means a miss. A rendition small
 // enough for the memory tier is read whole and kept there.
-func (c *Cache) openStored(ctx context.Context, id ID, key string, limit int64) (*Rendition, error) {
+func (c *Cache) openStored(ctx context.Context, id ID, key string, limit int64) (*Rendition, tier, error) {
 	sr, err := c.store.OpenRendition(ctx, string(id), key, limit)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
+	r, err := c.openStoredRendition(id, key, sr)
+	return r, sr.Tier, err
+}
+
+// openStoredRendition is openStored once the store has opened sr.
+func (c *Cache) openStoredRendition(id ID, key string, sr *storedRendition) (*Rendition, error) {
 	if sr.Tier == tierDisk {
 		c.count.diskHits.Add(1)
 	}
@@ -225,7 +240,10 @@ func (c *Cache) storeRendition(ctx context.Context, id ID, key string, out rende
 	if err != nil {
 		return nil, fmt.Errorf("encode rendition metadata: %w: %w", ErrStorage, err)
 	}
-	if err := c.store.PutRendition(ctx, string(id), key, meta, out.data); err != nil {
+	sctx, ob := c.begin(ctx, OpStore)
+	err = c.store.PutRendition(sctx, string(id), key, meta, out.data)
+	ob.done(err, Outcome{Output: out.format})
+	if err != nil {
 		return nil, storeErr("store rendition of "+id.short(), err)
 	}
 	rr := &renderResult{out: out, digest: sha256.Sum256(out.data), modTime: c.now()}

@@ -330,7 +330,15 @@ func trimWorkerMemory() {
 
 // renderImage renders data (inspected as h) under the canonical spec s: in a worker when
 // the Cache isolates decoding, in this process otherwise.
-func (c *Cache) renderImage(ctx context.Context, data []byte, h header, s Spec) (rendered, error) {
+func (c *Cache) renderImage(ctx context.Context, data []byte, h header, s Spec) (out rendered, err error) {
+	ctx, ob := c.begin(ctx, OpRender)
+	defer func() {
+		if p := recover(); p != nil { // safely recovers it into ErrCorrupt
+			ob.done(ErrCorrupt, Outcome{Format: h.format, Output: s.Format})
+			panic(p)
+		}
+		ob.done(err, Outcome{Format: h.format, Output: s.Format})
+	}()
 	if c.iso == nil {
 		return render(ctx, data, h, s)
 	}

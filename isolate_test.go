@@ -507,6 +507,9 @@ func TestIsolatedFaultFailsOnlyItsCall(t *testing.T) {
 		assert.NoError(t, errs[i], "a call beside the crash")
 	}
 	assert.ErrorIs(t, errs[3], ErrCorrupt)
+	st := c.Stats()
+	assert.GreaterOrEqual(t, st.WorkersStarted, int64(4), "Stats counts the workers started")
+	assert.Equal(t, int64(1), st.WorkersFailed, "Stats counts the crashed worker")
 }
 
 // TestIsolatedHostileInputs runs a subset of the hostile suite through isolated and

@@ -45,6 +45,7 @@ type config struct {
 	runtimeLimit  bool                  // WithRuntimeMemoryLimit
 	bucket        *blob.Bucket          // WithBucket; nil: local only
 	bucketFaults  func(op string) error // test seam: blobstore.Options.Faults
+	observer      Observer              // WithObserver; nil: none
 }
 
 func defaultConfig() config {

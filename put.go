@@ -61,8 +61,16 @@ func (c *Cache) put(ctx context.Context, r io.Reader, pc putConfig) (Info, heade
 	return info, h, n, err
 }
 
-// ingest is the Put pipeline; created reports whether the bytes were newly stored.
+// ingest is the Put pipeline, reported to the Observer as OpPut; created reports whether
+// the bytes were newly stored.
 func (c *Cache) ingest(ctx context.Context, r io.Reader, pc putConfig) (Info, header, int, bool, error) {
+	ctx, ob := c.begin(ctx, OpPut)
+	info, h, n, created, err := c.ingestObserved(ctx, r, pc)
+	ob.done(err, Outcome{Format: h.format})
+	return info, h, n, created, err
+}
+
+func (c *Cache) ingestObserved(ctx context.Context, r io.Reader, pc putConfig) (Info, header, int, bool, error) {
 	data, err := readLimited(ctx, r, c.lim.MaxBytes)
 	if err != nil {
 		return Info{}, header{}, len(data), false, err
@@ -105,7 +113,9 @@ func (c *Cache) ingest(ctx context.Context, r io.Reader, pc putConfig) (Info, he
 	if err != nil {
 		return Info{}, h, n, false, fmt.Errorf("encode metadata: %w: %w", ErrStorage, err)
 	}
-	created, err := c.store.PutOriginal(ctx, string(id), data, raw)
+	sctx, sob := c.begin(ctx, OpStore)
+	created, err := c.store.PutOriginal(sctx, string(id), data, raw)
+	sob.done(err, Outcome{Format: h.format})
 	if err != nil {
 		return Info{}, h, n, false, storeErr("store "+id.short(), err)
 	}
@@ -180,7 +190,9 @@ func (c *Cache) proveAndRenderEager(ctx context.Context, data []byte, h header, 
 	}
 	var proved atomic.Bool
 	err := c.runHolding(ctx, base+extra, int64(cap(data)), func(ctx context.Context) error {
-		dec, err := c.proveImage(ctx, data, h)
+		dctx, dob := c.begin(ctx, OpDecode)
+		dec, err := c.proveImage(dctx, data, h)
+		dob.done(err, Outcome{Format: h.format})
 		if err != nil {
 			return err
 		}
@@ -195,7 +207,9 @@ func (c *Cache) proveAndRenderEager(ctx context.Context, data []byte, h header, 
 			}
 			r.done = true
 			if r.err = ctx.Err(); r.err == nil {
-				r.out, r.err = renderDecoded(ctx, dec, h, r.spec)
+				rctx, rob := c.begin(ctx, OpRender)
+				r.out, r.err = renderDecoded(rctx, dec, h, r.spec)
+				rob.done(r.err, Outcome{Format: h.format, Output: r.spec.Format})
 			}
 		}
 		return nil

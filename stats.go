@@ -20,10 +20,17 @@ type Stats struct {
 	BudgetInUse int64            // bytes of memory budget reserved now
 	BudgetSize  int64            // Limits.MemoryBudget
 	BudgetWaits int64            // decodes that had to wait for budget
-	Evictions   int64            // renditions evicted for the quota since New
-	Originals   int              // originals stored
-	Renditions  int              // renditions stored
-	StoreBytes  int64            // bytes of originals and renditions on disk
+	// BudgetQueue is the decodes waiting for budget now; at MaxQueue, the next is refused
+	// with ErrBusy.
+	BudgetQueue int64
+	// BudgetWaitingBytes is the memory those waiters hold outside the budget now (uploads'
+	// inputs); at a quarter of the budget, the next is refused with ErrBusy.
+	BudgetWaitingBytes int64
+	MaxQueue           int   // Limits.MaxQueue
+	Evictions          int64 // renditions evicted for the quota since New
+	Originals          int   // originals stored
+	Renditions         int   // renditions stored
+	StoreBytes         int64 // bytes of originals and renditions on disk
 
 	// Hits by tier: MemoryHits + DiskHits + BucketHits = Hits. Misses counts decodes.
 	MemoryHits    int64 // Gets served from the memory tier
@@ -31,6 +38,10 @@ type Stats struct {
 	BucketHits    int64 // Gets served from the bucket (WithBucket): rendered by any node
 	BucketErrors  int64 // bucket calls that failed after their retries (WithBucket)
 	BucketCorrupt int64 // bucket objects that failed verification and were not served
+
+	// Decode workers (WithIsolation; zero without it).
+	WorkersStarted int64 // worker processes started since New
+	WorkersFailed  int64 // workers killed after a failed job, or found dead
 }
 
 // counters are the Cache's event counts.
@@ -57,25 +68,31 @@ func (k *counters) reject(reason string) {
 func (c *Cache) Stats() Stats {
 	st := c.store.Stats()
 	s := Stats{
-		Puts:        c.count.puts.Load(),
-		Gets:        c.count.gets.Load(),
-		Hits:        c.count.hits.Load(),
-		Misses:      c.count.misses.Load(),
-		Rejections:  map[string]int64{},
-		InFlight:    c.budget.active.Load(),
-		BudgetInUse: c.budget.inUse.Load(),
-		BudgetSize:  c.budget.size,
-		BudgetWaits: c.budget.waits.Load(),
-		Evictions:   st.Evictions,
-		Originals:   st.Originals,
-		Renditions:  st.Renditions,
-		StoreBytes:  st.OriginalBytes + st.RenditionBytes,
+		Puts:               c.count.puts.Load(),
+		Gets:               c.count.gets.Load(),
+		Hits:               c.count.hits.Load(),
+		Misses:             c.count.misses.Load(),
+		Rejections:         map[string]int64{},
+		InFlight:           c.budget.active.Load(),
+		BudgetInUse:        c.budget.inUse.Load(),
+		BudgetSize:         c.budget.size,
+		BudgetWaits:        c.budget.waits.Load(),
+		BudgetQueue:        c.budget.waiting.Load(),
+		BudgetWaitingBytes: c.budget.heldWaiting.Load(),
+		MaxQueue:           c.lim.MaxQueue,
+		Evictions:          st.Evictions,
+		Originals:          st.Originals,
+		Renditions:         st.Renditions,
+		StoreBytes:         st.OriginalBytes + st.RenditionBytes,
 
 		MemoryHits:    c.count.memoryHits.Load(),
 		DiskHits:      c.count.diskHits.Load(),
 		BucketHits:    st.BucketHits,
 		BucketErrors:  st.BucketErrors,
 		BucketCorrupt: st.BucketCorrupt,
+	}
+	if c.iso != nil {
+		s.WorkersStarted, s.WorkersFailed = c.iso.pool.Started(), c.iso.pool.Failed()
 	}
 	c.count.mu.Lock()
 	for k, v := range c.count.rejections {
@@ -121,4 +138,23 @@ func (c *Cache) Verify(ctx context.Context) (VerifyReport, error) {
 		return rep, storeErr("verify", err)
 	}
 	return rep, nil
+}
+
+// Ready reports whether the Cache can take work now, for a readiness probe: it fails with
+// ErrClosed after Close, with ErrBusy while MaxQueue decodes already wait for memory budget
+// (the next would be refused), and with ErrStorage when a file cannot be created and removed
+// in the store's directory (a full or read-only disk). It writes nothing that outlives the
+// call and never waits for budget.
+func (c *Cache) Ready(ctx context.Context) error {
+	if err := c.enter(); err != nil {
+		return err
+	}
+	defer c.leave()
+	if q := c.budget.waiting.Load(); q >= c.budget.maxQueue {
+		return fmt.Errorf("%d decodes waiting for memory: %w", q, ErrBusy)
+	}
+	if err := c.store.Probe(ctx); err != nil {
+		return storeErr("probe", err)
+	}
+	return nil
 }

@@ -29,6 +29,8 @@ type storage interface {
 	MarkUsed(id, key string) // a hit served from memory, for the LRU order; no I/O
 	Verify(ctx context.Context) (storeReport, error)
 	Stats() storeStats
+	// Probe creates and removes a file where the store writes, to show it still can.
+	Probe(ctx context.Context) error
 	Close() error
 }
 
@@ -42,6 +44,9 @@ const (
 	tierDisk tier = iota
 	tierBucket
 )
+
+// tierName is how Outcome.Tier names each tier.
+var tierName = [...]string{tierDisk: TierDisk, tierBucket: TierBucket}
 
 // storedRendition is an open, verified rendition. The ReadSeekCloser reads the payload.
 type storedRendition struct {

@@ -213,5 +213,8 @@ func (s *bucketStorage) Stats() storeStats {
 	return st
 }
 
+// Probe checks the local tier; the bucket's health shows in Stats.BucketErrors.
+func (s *bucketStorage) Probe(ctx context.Context) error { return diskErr(s.local.Probe(ctx)) }
+
 // Close closes the local tier; the bucket belongs to the caller.
 func (s *bucketStorage) Close() error { return s.local.Close() }

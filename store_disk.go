@@ -119,4 +119,6 @@ func diskStats(d *store.Disk) storeStats {
 	return storeStats{Originals: st.Originals, OriginalBytes: st.OriginalBytes, Renditions: st.Renditions, RenditionBytes: st.RenditionBytes, Evictions: st.Evictions}
 }
 
+func (s diskStorage) Probe(ctx context.Context) error { return diskErr(s.d.Probe(ctx)) }
+
 func (s diskStorage) Close() error { return s.d.Close() }

@@ -145,7 +145,7 @@ func TestServeUsesDemoRoutes(t *testing.T) {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- serve(ctx, []string{"-dir", t.TempDir(), "-addr", "127.0.0.1:0", "-debug-addr", ""}, pw)
+		done <- serve(ctx, []string{"-dir", t.TempDir(), "-addr", "127.0.0.1:0", "-debug-addr", "", "-drain-delay", "0"}, pw)
 		_ = pw.Close()
 	}()
 	lines := bufio.NewScanner(pr)

@@ -18,7 +18,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/fastimagecache/fastimagecache"
+	"github.com/fastimagecache/fastimagecache/metrics"
 )
 
 //go:embed web
@@ -82,8 +87,12 @@ func parseFormats(s string) ([]fastimagecache.Format, error) {
 
 // serve runs the demo server until ctx is done, then shuts down gracefully.
 func serve(ctx context.Context, args []string, stdout io.Writer) error {
-	fl := newFlagSet("serve", "[-dir D] [-bucket URL] [-addr HOST:PORT] [-debug-addr HOST:PORT] [-preset name=WxH[:cover][:fmt][:q]]... [-isolate] [-runtime-memory-limit=false]",
+	fl := newFlagSet("serve", "[-dir D] [-bucket URL] [-addr HOST:PORT] [-debug-addr HOST:PORT] [-metrics-addr HOST:PORT] [-drain-delay D] [-preset name=WxH[:cover][:fmt][:q]]... [-isolate] [-runtime-memory-limit=false]",
 		"Serve the upload page, the upload API (/api/images) and renditions (/images/{id}/{preset}).\n\n"+
+			"/healthz answers 200 while the process runs; /readyz answers 200 while the store can write\n"+
+			"and the decode queue has room, and 503 from SIGTERM on: serve then waits -drain-delay for\n"+
+			"load balancers to notice, and shuts down gracefully. Each request is logged to stderr\n"+
+			"(method, route, status, bytes, duration, request ID; never a path or query).\n\n"+
 			"The Go runtime's soft memory limit is lowered to the decode memory budget + the memory\n"+
 			"tier + 64 MiB (1152 MiB), so the heap's slack between collections stays small and the\n"+
 			"process's resident memory follows the budget under a flood of uploads; a lower GOMEMLIMIT\n"+
@@ -92,6 +101,8 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	bucket := fl.String("bucket", "", bucketUsage)
 	addr := fl.String("addr", "127.0.0.1:8080", "listen address for the page and the images")
 	debugAddr := fl.String("debug-addr", "127.0.0.1:8081", "listen address for expvar metrics at /debug/vars (empty: off)")
+	metricsAddr := fl.String("metrics-addr", "", "listen address for Prometheus metrics at /metrics, e.g. 127.0.0.1:9464 (empty: off); keep it private")
+	drainDelay := fl.Duration("drain-delay", 5*time.Second, "after SIGTERM, how long /readyz fails before the server stops accepting connections")
 	formats := fl.String("formats", "jpeg,png,gif,webp", "accepted input formats (bmp and tiff opt-in)")
 	keyFile := fl.String("signing-key-file", "", "file holding a key that enables signed arbitrary sizes")
 	maxStore := fl.Int64("max-store-bytes", 0, "rendition quota in bytes (0: 1 GiB)")
@@ -122,7 +133,9 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 		key = []byte(strings.TrimSpace(string(key)))
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	m := metrics.New()
 	opts := []fastimagecache.Option{
+		fastimagecache.WithObserver(m),
 		fastimagecache.WithLimits(fastimagecache.Limits{Formats: fmts}),
 		fastimagecache.WithMaxStoreBytes(*maxStore),
 		fastimagecache.WithLogger(logger),
@@ -150,12 +163,15 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 			rtdebug.SetMemoryLimit(-1)>>20, c.RuntimeMemoryLimit()>>20) // -1 reads the limit
 	}
 
+	m.Watch(c)
+	o := &ops{c: c, log: logger, metrics: m}
+
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           demoRoutes(c, presets, key),
+		Handler:           o.handler(demoRoutes(c, presets, key)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute,
 		WriteTimeout:      2 * time.Minute,
@@ -181,16 +197,39 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "metrics on http://%s/debug/vars\n", dln.Addr())
 	}
 
+	var metricsSrv *http.Server
+	if *metricsAddr != "" {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(m, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		mln, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			_ = srv.Close() // the listen error is the one to report
+			if debug != nil {
+				_ = debug.Close()
+			}
+			return err
+		}
+		mmux := http.NewServeMux()
+		mmux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		metricsSrv = &http.Server{Handler: withPageHeaders(mmux), ReadHeaderTimeout: 10 * time.Second}
+		go func() { errc <- metricsSrv.Serve(mln) }()
+		fmt.Fprintf(stdout, "prometheus metrics on http://%s/metrics\n", mln.Addr())
+	}
+
 	select {
 	case <-ctx.Done():
 	case err := <-errc:
 		return err
 	}
-	fmt.Fprintln(stdout, "shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if debug != nil {
-		_ = debug.Shutdown(sctx)
+	fmt.Fprintf(stdout, "draining: /readyz fails for %v, then shutting down\n", *drainDelay)
+	err = o.drain(context.Background(), srv, *drainDelay, 15*time.Second)
+	fmt.Fprintln(stdout, "shut down")
+	for _, s := range []*http.Server{debug, metricsSrv} {
+		if s != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = s.Shutdown(sctx)
+			cancel()
+		}
 	}
-	return srv.Shutdown(sctx)
+	return err
 }

@@ -21,7 +21,7 @@ func serveUntilListening(t *testing.T, check func(), args ...string) []string {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		err := serve(ctx, append([]string{"-dir", t.TempDir(), "-addr", "127.0.0.1:0", "-debug-addr", ""}, args...), pw)
+		err := serve(ctx, append([]string{"-dir", t.TempDir(), "-addr", "127.0.0.1:0", "-debug-addr", "", "-drain-delay", "0"}, args...), pw)
 		_ = pw.Close()
 		done <- err
 	}()

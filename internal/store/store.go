@@ -460,6 +460,21 @@ func (d *Disk) begin(ctx context.Context, op string) error {
 	return nil
 }
 
+// Probe creates a temp file and removes it, to show the store can still write
+// (a readiness check). It takes no lock, so it never waits for a writer.
+func (d *Disk) Probe(ctx context.Context) error {
+	const op = "probe"
+	if err := d.begin(ctx, op); err != nil {
+		return err
+	}
+	tmp, err := d.writeTemp(op, "", d.now(), []byte{0})
+	if err != nil {
+		return err
+	}
+	d.removeTemp(tmp)
+	return nil
+}
+
 // ---- names and paths ----
 
 // validKey reports whether s is exactly 64 lowercase hex characters.
