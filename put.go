@@ -125,7 +125,7 @@ func (c *Cache) eagerSpecs(id ID, m originalMeta) []eagerRendition {
 		if err != nil {
 			continue // as a Get of it would fail: nothing to render
 		}
-		key := renditionKey(id, cs)
+		key := m.renditionKey(id, cs)
 		if !slices.ContainsFunc(out, func(e eagerRendition) bool { return e.key == key }) {
 			out = append(out, eagerRendition{spec: cs, key: key})
 		}

@@ -23,6 +23,9 @@ type storage interface {
 	OriginalMeta(ctx context.Context, id string) ([]byte, error)
 	ReplaceMeta(ctx context.Context, id string, meta []byte) error
 	Delete(ctx context.Context, id string) error
+	// DropRenditions removes every rendition of id that this node can reach (its local
+	// tier and the bucket), and nothing else; removing none is not an error.
+	DropRenditions(ctx context.Context, id string) error
 	PutRendition(ctx context.Context, id, key string, meta, payload []byte) error
 	// OpenRendition opens a stored rendition; limit bounds a payload read over the network.
 	OpenRendition(ctx context.Context, id, key string, limit int64) (*storedRendition, error)
@@ -91,6 +94,9 @@ type originalMeta struct {
 	Frames int    `json:"frames"`
 	Size   int64  `json:"size"`
 	Alpha  bool   `json:"alpha"`
+	// Purges counts Purges of the ID; it is part of every rendition key (see
+	// renditionKey), so a Purge seen by a node makes it miss what it held before.
+	Purges int64 `json:"purges,omitempty"`
 }
 
 func metaOf(h header, size int64) originalMeta {
