@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"strings"
 
 	"github.com/fastimagecache/fastimagecache"
 )
@@ -49,4 +50,29 @@ func ExampleCache_Purge() {
 	defer r.Close()
 	fmt.Println(r.Width, r.Height)
 	// Output: 160 120
+}
+
+func ExampleGravity() {
+	c, info, cleanup := exampleCache()
+	defer cleanup()
+	// A 100×100 square from the 640×480 picture: the top-right corner's side, rather
+	// than the centre.
+	spec := fastimagecache.Spec{Width: 100, Height: 100, Fit: fastimagecache.Cover, Gravity: fastimagecache.NorthEast}
+	r, err := c.Get(context.Background(), info.ID, spec)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+	fmt.Println(r.Width, r.Height)
+	// Output: 100 100
+}
+
+func ExampleSpec_focalPoint() {
+	// A crop centred on a face at 30% of the width and 25% of the height of the oriented
+	// picture (then moved inside it); the signed query carries the point.
+	spec := fastimagecache.Spec{Width: 300, Height: 300, Fit: fastimagecache.Cover, FocusX: 0.3, FocusY: 0.25}
+	p := fastimagecache.SignedPath([]byte("secret"), "b5bb9d8014a0f9b1d61e21e796d78dccdf1352f23cd32812f4850b878ae4944c", spec)
+	query, _, _ := strings.Cut(p[strings.Index(p, "?")+1:], "&sig=")
+	fmt.Println(query)
+	// Output: w=300&h=300&fit=cover&fmt=&q=0&enlarge=0&fx=0.3&fy=0.25
 }

@@ -435,11 +435,13 @@ func (p *isolator) do(ctx context.Context, q *workerproto.Request, maxResp int64
 }
 
 func specToProto(s Spec) workerproto.Spec {
-	return workerproto.Spec{Width: int64(s.Width), Height: int64(s.Height), Fit: int64(s.Fit), Format: string(s.Format), Quality: int64(s.Quality), Enlarge: s.Enlarge}
+	return workerproto.Spec{Width: int64(s.Width), Height: int64(s.Height), Fit: int64(s.Fit), Format: string(s.Format), Quality: int64(s.Quality), Enlarge: s.Enlarge,
+		Gravity: int64(s.Gravity), Focus: [2]int64{int64(permille(s.FocusX)), int64(permille(s.FocusY))}}
 }
 
 func specFromProto(s workerproto.Spec) Spec {
-	return Spec{Width: int(s.Width), Height: int(s.Height), Fit: Fit(s.Fit), Format: Format(s.Format), Quality: int(s.Quality), Enlarge: s.Enlarge}
+	return Spec{Width: int(s.Width), Height: int(s.Height), Fit: Fit(s.Fit), Format: Format(s.Format), Quality: int(s.Quality), Enlarge: s.Enlarge,
+		Gravity: Gravity(s.Gravity), FocusX: float64(s.Focus[0]) / 1000, FocusY: float64(s.Focus[1]) / 1000}
 }
 
 func limitsToProto(l Limits) workerproto.Limits {

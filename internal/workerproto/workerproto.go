@@ -148,6 +148,8 @@ type Spec struct {
 	Format        string
 	Quality       int64
 	Enlarge       bool
+	Gravity       int64
+	Focus         [2]int64 // thousandths of the oriented width and height; 0, 0: none
 }
 
 // Request is one job.
@@ -270,6 +272,9 @@ func WriteRequest(w io.Writer, q *Request) error {
 	e.str(s.Format)
 	e.i64(s.Quality)
 	e.bool(s.Enlarge)
+	e.i64(s.Gravity)
+	e.i64(s.Focus[0])
+	e.i64(s.Focus[1])
 	return e.writeWithData(w, q.Data)
 }
 
@@ -292,7 +297,8 @@ func ReadRequest(r io.Reader, max int64) (*Request, error) {
 	for range n {
 		l.Formats = append(l.Formats, d.str(maxShortString))
 	}
-	q.Spec = Spec{Width: d.i64(), Height: d.i64(), Fit: d.i64(), Format: d.str(maxShortString), Quality: d.i64(), Enlarge: d.bool()}
+	q.Spec = Spec{Width: d.i64(), Height: d.i64(), Fit: d.i64(), Format: d.str(maxShortString), Quality: d.i64(), Enlarge: d.bool(), Gravity: d.i64()}
+	q.Spec.Focus = [2]int64{d.i64(), d.i64()}
 	q.Data = d.rest()
 	if err := d.finish(); err != nil {
 		return nil, err

@@ -30,7 +30,7 @@ func TestRoundTrip(t *testing.T) {
 	req := &Request{
 		Seq: 42, Kind: KindRender, Timeout: 9 * time.Second,
 		Limits: Limits{MaxBytes: 1, MaxWidth: 2, MaxHeight: 3, MaxPixels: 4, MaxFrames: 5, MaxTotalPixels: 6, Formats: []string{"jpeg", "png"}},
-		Spec:   Spec{Width: 320, Height: 240, Fit: 1, Format: "jpeg", Quality: 82, Enlarge: true},
+		Spec:   Spec{Width: 320, Height: 240, Fit: 1, Format: "jpeg", Quality: 82, Enlarge: true, Gravity: 7, Focus: [2]int64{250, 1000}},
 		Data:   []byte("\xff\xd8 not really a jpeg"),
 	}
 	require.NoError(t, WriteRequest(&b, req))
