@@ -176,6 +176,18 @@ type Info struct {
 	Height int
 	Frames int   // 1 for still images
 	Size   int64 // bytes of the original
+	// OrientedWidth and OrientedHeight are the size once EXIF orientation is applied:
+	// Width and Height, swapped for the orientations that turn the image a quarter.
+	// Renditions, and the fractions of a focal point, are in this frame.
+	OrientedWidth, OrientedHeight int
+	// Placeholder is a ThumbHash (github.com/evanw/thumbhash) of the oriented image in
+	// standard base64, about 30 characters, from which a page paints a blurred preview
+	// before a rendition arrives; Color is the image's average colour as "#rrggbb". Put
+	// computes both from its proving decode (in the decode worker under WithIsolation),
+	// from a copy of at most 100×100 pixels. Images stored before they existed, or whose
+	// metadata was rebuilt from the original, and a transparent image's Color, have "".
+	Placeholder string
+	Color       string
 }
 
 // A Rendition is an open, seekable stream of encoded bytes plus what an HTTP response

@@ -250,6 +250,11 @@ type infoJSON struct {
 	Height int    `json:"height"`
 	Frames int    `json:"frames"`
 	Size   int64  `json:"size"`
+
+	OrientedWidth  int    `json:"oriented_width"`
+	OrientedHeight int    `json:"oriented_height"`
+	Placeholder    string `json:"placeholder,omitempty"` // ThumbHash, standard base64
+	Color          string `json:"color,omitempty"`       // "#rrggbb"
 }
 
 // capQuote escapes a user-supplied string for a log field and caps its length.

@@ -97,18 +97,29 @@ type originalMeta struct {
 	// Purges counts Purges of the ID; it is part of every rendition key (see
 	// renditionKey), so a Purge seen by a node makes it miss what it held before.
 	Purges int64 `json:"purges,omitempty"`
+	// Orientation is the EXIF orientation, 1..8; 0 in metadata written before it was
+	// recorded, which readMeta rebuilds.
+	Orientation int `json:"orientation,omitempty"`
+	// Placeholder (a ThumbHash, base64) and Color ("#rrggbb") come from the proving decode
+	// at Put; empty in metadata written before them, or rebuilt without a decode.
+	Placeholder string `json:"placeholder,omitempty"`
+	Color       string `json:"color,omitempty"`
 }
 
 func metaOf(h header, size int64) originalMeta {
-	return originalMeta{Format: h.format, Width: h.width, Height: h.height, Frames: h.frames, Size: size, Alpha: h.alpha}
+	return originalMeta{Format: h.format, Width: h.width, Height: h.height, Frames: h.frames, Size: size, Alpha: h.alpha,
+		Orientation: max(1, h.orientation)}
 }
 
 func (m originalMeta) info(id ID) Info {
-	return Info{ID: id, Format: m.Format, Width: m.Width, Height: m.Height, Frames: m.Frames, Size: m.Size}
+	ow, oh := orientedSize(m.Width, m.Height, m.Orientation)
+	return Info{ID: id, Format: m.Format, Width: m.Width, Height: m.Height, Frames: m.Frames, Size: m.Size,
+		OrientedWidth: ow, OrientedHeight: oh, Placeholder: m.Placeholder, Color: m.Color}
 }
 
 func (m originalMeta) valid() bool {
-	return m.Format.known() && m.Width > 0 && m.Height > 0 && m.Frames > 0 && m.Size > 0
+	return m.Format.known() && m.Width > 0 && m.Height > 0 && m.Frames > 0 && m.Size > 0 &&
+		m.Orientation >= 0 && m.Orientation <= 8 && m.Purges >= 0 && validPlaceholder(m.Placeholder, m.Color)
 }
 
 // loadMeta reads an original's metadata, from the memory tier when it has it (local
@@ -157,8 +168,14 @@ func (c *Cache) readMeta(ctx context.Context, id ID) (originalMeta, error) {
 	}
 	var m originalMeta
 	if err == nil && json.Unmarshal(raw, &m) == nil && m.valid() {
-		return m, nil
+		if m.Orientation != 0 {
+			return m, nil
+		}
+		// Written before the orientation was recorded: rebuilt, keeping what it has.
+	} else {
+		m = originalMeta{}
 	}
+	kept := m
 	data, err := c.store.Original(ctx, string(id))
 	if err != nil {
 		if errors.Is(err, ErrCorrupt) || errors.Is(err, ErrNotFound) {
@@ -171,6 +188,7 @@ func (c *Cache) readMeta(ctx context.Context, id ID) (originalMeta, error) {
 		return originalMeta{}, err
 	}
 	m = metaOf(h, int64(len(data)))
+	m.Purges, m.Placeholder, m.Color = kept.Purges, kept.Placeholder, kept.Color
 	raw, err = json.Marshal(m)
 	if err == nil {
 		err = c.store.ReplaceMeta(ctx, string(id), raw)

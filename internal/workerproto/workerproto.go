@@ -172,8 +172,16 @@ type Response struct {
 	Format  string
 	Width   int64
 	Height  int64
-	Data    []byte
+	// Placeholder and Color answer a proving decode: the image's placeholder (a base64
+	// ThumbHash and a "#rrggbb" colour, as the host stores them), each at most
+	// MaxPlaceholderBytes; the host checks their form.
+	Placeholder string
+	Color       string
+	Data        []byte
 }
+
+// MaxPlaceholderBytes bounds Response.Placeholder and Response.Color.
+const MaxPlaceholderBytes = 64
 
 // WriteSetup writes s as one frame.
 func WriteSetup(w io.Writer, s Setup) error {
@@ -345,6 +353,11 @@ func WriteResponse(w io.Writer, p *Response) error {
 	e.str(p.Format)
 	e.i64(p.Width)
 	e.i64(p.Height)
+	if len(p.Placeholder) > MaxPlaceholderBytes || len(p.Color) > MaxPlaceholderBytes {
+		return fmt.Errorf("placeholder of %d+%d bytes: %w", len(p.Placeholder), len(p.Color), ErrMalformed)
+	}
+	e.str(p.Placeholder)
+	e.str(p.Color)
 	return e.writeWithData(w, p.Data)
 }
 
@@ -362,6 +375,8 @@ func ReadResponse(r io.Reader, max int64) (*Response, error) {
 	p.Format = d.str(maxShortString)
 	p.Width = d.i64()
 	p.Height = d.i64()
+	p.Placeholder = d.str(MaxPlaceholderBytes)
+	p.Color = d.str(MaxPlaceholderBytes)
 	p.Data = d.rest()
 	if err := d.finish(); err != nil {
 		return nil, err

@@ -43,7 +43,7 @@ func TestRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, uint64(42), seq)
 
-	resp := &Response{Seq: 42, Code: OK, Format: "jpeg", Width: 320, Height: 240, Data: []byte("pixels")}
+	resp := &Response{Seq: 42, Code: OK, Format: "jpeg", Width: 320, Height: 240, Placeholder: "AAgCBw==", Color: "#fb0000", Data: []byte("pixels")}
 	require.NoError(t, WriteResponse(&b, resp))
 	gotResp, err := ReadResponse(&b, 1<<10)
 	require.NoError(t, err)
