@@ -76,3 +76,48 @@ func ExampleSpec_focalPoint() {
 	fmt.Println(query)
 	// Output: w=300&h=300&fit=cover&fmt=&q=0&enlarge=0&fx=0.3&fy=0.25
 }
+
+func ExampleCache_SrcSet() {
+	c, info, cleanup := exampleCache()
+	defer cleanup()
+	key := []byte("the Handler's SigningKey")
+	// Widths past the 640-pixel picture are listed once, at its own width.
+	set, err := c.SrcSet(key, "/img", info, fastimagecache.Spec{}, 320, 480, 1200)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, entry := range strings.Split(set, ", ") {
+		fmt.Println(entry[strings.LastIndex(entry, " ")+1:])
+	}
+	// Output:
+	// 320w
+	// 480w
+	// 640w
+}
+
+func ExampleCache_SrcSetDensities() {
+	c, info, cleanup := exampleCache()
+	defer cleanup()
+	set, err := c.SrcSetDensities([]byte("key"), "/img", info, fastimagecache.Spec{Width: 200}, 1, 2, 3, 4)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, entry := range strings.Split(set, ", ") {
+		fmt.Println(entry[strings.LastIndex(entry, " ")+1:])
+	}
+	// Output:
+	// 1x
+	// 2x
+	// 3x
+	// 3.2x
+}
+
+func ExampleInfo_placeholder() {
+	c, info, cleanup := exampleCache()
+	defer cleanup()
+	_ = c
+	// A page paints info.Color, or the ThumbHash decoded by thumbhash's JavaScript
+	// thumbHashToDataURL, until the rendition loads.
+	fmt.Println(info.OrientedWidth, info.OrientedHeight, len(info.Placeholder) > 0, info.Color)
+	// Output: 640 480 true #737880
+}
