@@ -26,6 +26,7 @@ import (
 	"gocloud.dev/blob/memblob"
 
 	fic "github.com/fastimagecache/fastimagecache"
+	"github.com/fastimagecache/fastimagecache/internal/codec"
 	"github.com/fastimagecache/fastimagecache/internal/fixture"
 	"github.com/fastimagecache/fastimagecache/internal/sandbox"
 )
@@ -300,9 +301,40 @@ func runHostile(t *testing.T, extra ...fic.Option) {
 			assert.LessOrEqual(t, r.Height, 64)
 			if tc.payload != "" {
 				assert.NotContains(t, string(out), tc.payload, "rendition carries the polyglot's payload")
+				// The WebAssembly encoders' outputs too: every byte is theirs. The AVIF
+				// module is set up beforehand: its first call reserves more than this
+				// suite's budget (see TestAVIFFirstCallReserved).
+				setUpAVIF(t)
+				for _, f := range []fic.Format{fic.WebP, fic.AVIF} {
+					r, err := c.Get(t.Context(), info.ID, fic.Spec{Width: 64, Height: 64, Format: f})
+					require.NoError(t, err, f)
+					out, err := io.ReadAll(r)
+					require.NoError(t, r.Close())
+					require.NoError(t, err)
+					assert.NotContains(t, string(out), tc.payload, "%s rendition carries the polyglot's payload", f)
+					b := decodeModern(t, f, out).Bounds()
+					assert.Equal(t, image.Rect(0, 0, r.Width, r.Height), b.Sub(b.Min), f)
+				}
 			}
 		})
 	}
+}
+
+var avifSetUp sync.Once
+
+// setUpAVIF makes the process's first AVIF call, which compiles the module, if none ran.
+func setUpAVIF(t *testing.T) {
+	avifSetUp.Do(func() {
+		require.NoError(t, codec.EncodeAVIF(io.Discard, image.NewNRGBA(image.Rect(0, 0, 8, 8)), codec.AVIFOptions{Quality: 50, Speed: 10}))
+	})
+}
+
+// decodeModern decodes a WebP or AVIF rendition (its first frame).
+func decodeModern(t *testing.T, f fic.Format, b []byte) image.Image {
+	t.Helper()
+	img, _, err := fic.DecodeRendition(f, b)
+	require.NoError(t, err, "%s rendition decodes", f)
+	return img
 }
 
 // outcomeOK checks err against the case's acceptable outcomes, and reports whether the

@@ -14,6 +14,7 @@ import (
 
 	"github.com/disintegration/imaging"
 
+	"github.com/fastimagecache/fastimagecache/internal/codec"
 	"github.com/fastimagecache/fastimagecache/internal/jpegdec"
 	"github.com/fastimagecache/fastimagecache/internal/resize"
 )
@@ -40,10 +41,21 @@ func (f Fit) String() string {
 
 // Spec describes a rendition.
 type Spec struct {
-	Width, Height int    // 0 means "unconstrained on this axis"; both 0 means full size
-	Fit           Fit    // Contain (default) or Cover
-	Format        Format // output format: JPEG, PNG or GIF; "" picks one for the source
-	Quality       int    // 1..100 for JPEG output; 0 means 82; ignored for PNG and GIF
+	Width, Height int // 0 means "unconstrained on this axis"; both 0 means full size
+	Fit           Fit // Contain (default) or Cover
+	// Format is the output format: JPEG, PNG, GIF, WebP or AVIF; "" picks one for the
+	// source. An animated source keeps its frames in GIF and WebP output (an animated
+	// WebP, with the GIF's delays and loop count); every other output takes its first
+	// frame. Transparency never reaches JPEG (it is flattened onto white); WebP and AVIF
+	// keep it. WebP is lossy (alpha compressed losslessly).
+	//
+	// The WebP and AVIF encoders run in WebAssembly and cannot be interrupted once
+	// called: a render checks its context before calling them, and what bounds the call
+	// is the output size (at most Limits.MaxPixels, times the frames of an animation).
+	Format Format
+	// Quality is 1..100 for JPEG, WebP and AVIF output; 0 means the format's default
+	// (JPEG 82, WebP 80, AVIF 60); it is ignored for PNG and GIF.
+	Quality int
 	// Enlarge allows the output to be larger than the source. By default an image is never
 	// scaled up: a box bigger than the source gives the source's size (Contain) or a crop of
 	// it (Cover).
@@ -58,7 +70,20 @@ type Spec struct {
 	FocusX, FocusY float64
 }
 
-const defaultJPEGQuality = 82
+// The default qualities, by output format (see Spec.Quality).
+const (
+	defaultJPEGQuality = 82
+	defaultWebPQuality = 80
+	defaultAVIFQuality = 60
+)
+
+// The encoders' effort, fixed so that a rendition's bytes are a function of its key:
+// WebP's method (0 fast .. 6 small) and AVIF's speed (0 small .. 10 fast). See
+// BenchmarkGetFormats for what they cost.
+const (
+	webpMethod = 2
+	avifSpeed  = 10
+)
 
 // canonical validates s against the limits and the source, and returns it in the one form
 // that names its rendition: output format and quality resolved, Fit ignored where it makes
@@ -77,16 +102,14 @@ func (s Spec) canonical(lim Limits, src Info, alpha bool) (Spec, error) {
 	switch s.Format {
 	case "":
 		s.Format = defaultOutput(src.Format, alpha)
-	case JPEG, PNG, GIF:
+	case JPEG, PNG, GIF, WebP, AVIF:
 	default:
 		return Spec{}, fmt.Errorf("output format %q not supported: %w", string(s.Format), ErrInvalidSpec)
 	}
-	if s.Format == JPEG {
-		if s.Quality == 0 {
-			s.Quality = defaultJPEGQuality
-		}
-	} else {
+	if q := defaultQuality(s.Format); q == 0 {
 		s.Quality = 0
+	} else if s.Quality == 0 {
+		s.Quality = q
 	}
 	if s.Width == 0 || s.Height == 0 {
 		s.Fit = Contain
@@ -101,6 +124,23 @@ func (s Spec) canonical(lim Limits, src Info, alpha bool) (Spec, error) {
 func (s Spec) key() string {
 	return fmt.Sprintf("v1 w=%d h=%d fit=%s fmt=%s q=%d enlarge=%t", s.Width, s.Height, s.Fit, s.Format, s.Quality, s.Enlarge) + s.cropKey()
 }
+
+// defaultQuality is the quality a Spec of output format f gets when it gives none; 0 for
+// the formats without a quality.
+func defaultQuality(f Format) int {
+	switch f {
+	case JPEG:
+		return defaultJPEGQuality
+	case WebP:
+		return defaultWebPQuality
+	case AVIF:
+		return defaultAVIFQuality
+	}
+	return 0
+}
+
+// animates reports whether output format f keeps an animation's frames.
+func animates(f Format) bool { return f == GIF || f == WebP }
 
 // defaultOutput picks the output format for a source: the same for JPEG, PNG and GIF;
 // JPEG for other opaque sources, PNG when they may have transparency.
@@ -197,14 +237,18 @@ func renderDecoded(ctx context.Context, dec decoded, h header, s Spec) (rendered
 	}
 	var buf chunkBuffer
 	if dec.anim != nil {
-		w, hgt, err := encodeAnimation(ctx, &buf, dec.anim, h, s)
+		encodeAnim := encodeAnimation
+		if s.Format == WebP {
+			encodeAnim = encodeWebPAnimation
+		}
+		w, hgt, err := encodeAnim(ctx, &buf, dec.anim, h, s)
 		if err != nil {
 			return rendered{}, err
 		}
-		return rendered{data: buf.Bytes(), format: GIF, width: w, height: hgt}, nil
+		return rendered{data: buf.Bytes(), format: s.Format, width: w, height: hgt}, nil
 	}
 	img := transform(dec.img, h, s)
-	if err := ctx.Err(); err != nil {
+	if err := ctx.Err(); err != nil { // the last chance: the WebP and AVIF encoders cannot be interrupted
 		return rendered{}, err
 	}
 	if err := encode(&buf, img, s); err != nil {
@@ -218,7 +262,7 @@ func renderDecoded(ctx context.Context, dec decoded, h header, s Spec) (rendered
 // jpegdec.ScaleFor picks for the target size (shrink on load: the smallest that leaves
 // twice the target for the filter, bounded in memory for progressive files).
 func renderOpts(h header, s Spec) decodeOpts {
-	o := decodeOpts{allFrames: s.Format == GIF && h.frames > 1, jpegScale: 1}
+	o := decodeOpts{allFrames: animates(s.Format) && h.frames > 1, jpegScale: 1}
 	if h.format != JPEG {
 		return o
 	}
@@ -278,10 +322,15 @@ func orient(img image.Image, o int) image.Image {
 	return img
 }
 
-// encode writes img in the spec's format. JPEG output is flattened onto white.
+// encode writes img in the spec's format. JPEG output is flattened onto white. The
+// WebP and AVIF encoders cannot be interrupted: the caller checks its context first.
 func encode(buf io.Writer, img image.Image, s Spec) error {
 	var err error
 	switch s.Format {
+	case WebP:
+		err = codec.EncodeWebP(buf, img, codec.WebPOptions{Quality: s.Quality, Method: webpMethod})
+	case AVIF:
+		err = codec.EncodeAVIF(buf, img, codec.AVIFOptions{Quality: s.Quality, Speed: avifSpeed})
 	case JPEG:
 		err = jpeg.Encode(buf, flatten(img), &jpeg.Options{Quality: s.Quality})
 	case PNG:
@@ -310,18 +359,16 @@ func flatten(img image.Image) image.Image {
 	return dst
 }
 
-// encodeAnimation resizes every frame of an animated GIF and encodes them as a new GIF,
-// keeping delays and the loop count. Frames are composited in order (honouring disposal),
-// so every output frame is a full picture.
-func encodeAnimation(ctx context.Context, buf io.Writer, g *gif.GIF, h header, s Spec) (int, int, error) {
+// eachFrame composites the frames of an animated GIF in order (honouring disposal),
+// resizes each full picture per s, and hands it to emit with its delay (in hundredths of
+// a second). The image emit gets is reused: emit must copy what it keeps.
+func eachFrame(ctx context.Context, g *gif.GIF, h header, s Spec, emit func(small image.Image, delay int) error) error {
 	screen := image.Rect(0, 0, g.Config.Width, g.Config.Height)
 	canvas := image.NewNRGBA(screen)
 	var previous *image.NRGBA
-	out := &gif.GIF{LoopCount: g.LoopCount}
-	var w, hgt int
 	for i, frame := range g.Image {
 		if err := ctx.Err(); err != nil {
-			return 0, 0, err
+			return err
 		}
 		disposal := byte(0)
 		if i < len(g.Disposal) {
@@ -334,20 +381,13 @@ func encodeAnimation(ctx context.Context, buf io.Writer, g *gif.GIF, h header, s
 			copy(previous.Pix, canvas.Pix)
 		}
 		draw.Draw(canvas, frame.Bounds(), frame, frame.Bounds().Min, draw.Over)
-		small := transform(canvas, h, s)
-		b := small.Bounds()
-		w, hgt = b.Dx(), b.Dy()
-		pal := paletteFor(frame.Palette)
-		pf := image.NewPaletted(image.Rect(0, 0, w, hgt), pal)
-		draw.Draw(pf, pf.Bounds(), small, b.Min, draw.Src)
-		out.Image = append(out.Image, pf)
 		delay := 0
 		if i < len(g.Delay) {
 			delay = g.Delay[i]
 		}
-		out.Delay = append(out.Delay, delay)
-		// Every output frame is a full picture; clear it before the next one is shown.
-		out.Disposal = append(out.Disposal, gif.DisposalBackground)
+		if err := emit(transform(canvas, h, s), delay); err != nil {
+			return err
+		}
 		switch disposal {
 		case gif.DisposalBackground:
 			draw.Draw(canvas, frame.Bounds(), image.Transparent, image.Point{}, draw.Src)
@@ -355,11 +395,73 @@ func encodeAnimation(ctx context.Context, buf io.Writer, g *gif.GIF, h header, s
 			copy(canvas.Pix, previous.Pix)
 		}
 	}
+	return nil
+}
+
+// encodeAnimation resizes every frame of an animated GIF and encodes them as a new GIF,
+// keeping delays and the loop count. Every output frame is a full picture.
+func encodeAnimation(ctx context.Context, buf io.Writer, g *gif.GIF, h header, s Spec) (int, int, error) {
+	out := &gif.GIF{LoopCount: g.LoopCount}
+	var w, hgt int
+	err := eachFrame(ctx, g, h, s, func(small image.Image, delay int) error {
+		b := small.Bounds()
+		w, hgt = b.Dx(), b.Dy()
+		pal := paletteFor(g.Image[len(out.Image)].Palette)
+		pf := image.NewPaletted(image.Rect(0, 0, w, hgt), pal)
+		draw.Draw(pf, pf.Bounds(), small, b.Min, draw.Src)
+		out.Image = append(out.Image, pf)
+		out.Delay = append(out.Delay, delay)
+		// Every output frame is a full picture; clear it before the next one is shown.
+		out.Disposal = append(out.Disposal, gif.DisposalBackground)
+		return nil
+	})
+	if err != nil {
+		return 0, 0, err
+	}
 	out.Config = image.Config{Width: w, Height: hgt}
 	if err := gif.EncodeAll(buf, out); err != nil {
 		return 0, 0, fmt.Errorf("encode gif: %w", err)
 	}
 	return w, hgt, nil
+}
+
+// encodeWebPAnimation is encodeAnimation to an animated WebP: the same frames (full
+// pictures, resized), their delays converted to milliseconds, the same loop count.
+func encodeWebPAnimation(ctx context.Context, buf io.Writer, g *gif.GIF, h header, s Spec) (int, int, error) {
+	var frames []image.Image
+	var delays []int
+	var w, hgt int
+	err := eachFrame(ctx, g, h, s, func(small image.Image, delay int) error {
+		b := small.Bounds()
+		w, hgt = b.Dx(), b.Dy()
+		f := image.NewNRGBA(image.Rect(0, 0, w, hgt))
+		draw.Draw(f, f.Bounds(), small, b.Min, draw.Src)
+		frames = append(frames, f)
+		delays = append(delays, 10*delay)
+		return nil
+	})
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := codec.EncodeWebPAnimation(buf, frames, delays, webpLoops(g.LoopCount), codec.WebPOptions{Quality: s.Quality, Method: webpMethod}); err != nil {
+		return 0, 0, fmt.Errorf("encode webp: %w", err)
+	}
+	return w, hgt, nil
+}
+
+// webpLoops converts a GIF's loop count (0 forever, -1 once, n: n+1 times) to WebP's
+// (0 forever, n: n times).
+func webpLoops(gifLoops int) int {
+	switch {
+	case gifLoops == 0:
+		return 0
+	case gifLoops < 0:
+		return 1
+	}
+	return gifLoops + 1
 }
 
 // paletteFor returns the palette for a resized frame: the frame's own, with a transparent

@@ -1,14 +1,20 @@
 package fastimagecache
 
-import "runtime"
+import (
+	"runtime"
+
+	"github.com/fastimagecache/fastimagecache/internal/codec"
+)
 
 // renderBytes estimates the memory a render of h to s allocates, from the decode to the
 // encoded bytes: the decode at the Spec's scale; the resize's intermediate (scaled width
 // × source height, 4 bytes a pixel in imaging's NRGBA, less in our plane resizer) and
 // result, and its orientation copy; imaging's weights and per-goroutine scan lines; the
 // flattening or crop copy; the encoder's output (see encodedBytes); for an image type
-// imaging and image/png read through At, a boxed colour or two per pixel; and for an
-// animation, the canvas and every frame's resize and output.
+// imaging and image/png read through At, a boxed colour or two per pixel; for an
+// animation, the canvas and every frame's resize and output; and the WebP or AVIF
+// encoder's own allocation (codecBytes, webpAnimBytes), with the AVIF module's set-up
+// while no AVIF call has run in this process.
 func renderBytes(h header, s Spec) int64 {
 	ow0, oh0 := orientedSize(h.width, h.height, h.orientation)
 	rw, rh, ow, oh := geometry(ow0, oh0, s)
@@ -39,6 +45,13 @@ func renderBytes(h header, s Spec) int64 {
 			est += 8 * src
 		}
 	}
+	if h.format == GIF && s.Format == WebP && h.frames > 1 {
+		// encodeWebPAnimation: eachFrame's canvases and per frame a resize of the whole
+		// canvas and an NRGBA copy of the output kept to the end, then the encoder with
+		// every frame (webpAnimBytes).
+		return est + 12*src + int64(h.frames)*(frame+4*out) + webpAnimBytes(out, h.frames)
+	}
+	est += codecBytes(s.Format, out)
 	if h.format == GIF {
 		est += 4 * src // canvas the first frame is composited on
 		if s.Format == GIF && h.frames > 1 {
@@ -50,6 +63,61 @@ func renderBytes(h header, s Spec) int64 {
 		}
 	}
 	return est
+}
+
+// The WebP and AVIF encoders' allocations, measured (TestMeasureEncoders, with the
+// collector off) on photo-like pictures and on noise from 64×64 to 2048×1536, and
+// bounded here with a margin. Their WebAssembly linear memory is Go memory (wasm2go's
+// slice for WebP, wazero's for AVIF), so the budget counts it like any other
+// allocation; the peak resident growth measured stays below the allocation. WebP's
+// memory grows by append (about 1.25 times a step), so it allocates several times what
+// it ends up holding, and its buffers follow the picture's entropy.
+//
+// WebP (lossy, method 2), photo: 0.4 MiB at 64×64, 2.2 MiB at 320×213, 11 MiB at
+// 1024×768, 79 MiB at 2048×1536; noise: 13 MiB at 320×213 (201 B a pixel), 45 MiB at
+// 640×480, 119 MiB at 1024×768 (159 B a pixel). Bound: 2 MiB + 224 B a pixel, which
+// includes converting a YCbCr image to NRGBA. Animated WebP (frames encoded one after
+// the other, all of them copied twice on the Go side and once into the module): 17.8
+// MiB for ten 320×240 photo frames, 31.5 MiB for ten of noise, 69 MiB for ten 640×480
+// photo frames. Bound: 8 MiB + 32 B a pixel a frame + one still frame's 224 B a pixel.
+// AVIF (speed 10): 13.8 MiB at 64×64, 26.6 MiB at 320×213, 125 MiB (noise: 128 MiB) at
+// 1024×768, 395 MiB at 2048×1536. Bound: 20 MiB + 200 B a pixel. The first AVIF call in
+// a process also compiles the module: avifSetupBytes.
+const (
+	webpFixedBytes     = 2 << 20
+	webpPixelBytes     = 224
+	webpAnimFixedBytes = 8 << 20
+	webpAnimPixelBytes = 32
+	avifFixedBytes     = 20 << 20
+	avifPixelBytes     = 200
+	// avifSetupBytes is what the first AVIF call allocates besides its encode: wazero
+	// compiling libavif with libaom and dav1d (135 MiB allocated, peak resident memory
+	// +147 MiB for a first 320×213 encode that alone takes 27 MiB). Reserved until
+	// codec.AVIFReady; what stays afterwards (about 6 MiB of heap and the compiled code,
+	// mapped outside the Go heap) is the process's, like its own code.
+	avifSetupBytes = 160 << 20
+)
+
+// codecBytes is what the WebP or AVIF encoder allocates for a still picture of out
+// pixels (0 for the other formats).
+func codecBytes(f Format, out int64) int64 {
+	switch f {
+	case WebP:
+		return webpFixedBytes + webpPixelBytes*out
+	case AVIF:
+		n := avifFixedBytes + avifPixelBytes*out
+		if !codec.AVIFReady() {
+			n += avifSetupBytes
+		}
+		return n
+	}
+	return 0
+}
+
+// webpAnimBytes is what the animated WebP encoder allocates for frames frames of out
+// pixels each.
+func webpAnimBytes(out int64, frames int) int64 {
+	return webpAnimFixedBytes + webpAnimPixelBytes*out*int64(frames) + webpPixelBytes*out
 }
 
 // gifEncodeFrameBytes is what encoding one more frame of an animation allocates besides

@@ -30,15 +30,20 @@ import (
 // bench compares thumbnailing real photos with our cold and warm Get, a naive Go pipeline
 // and vipsthumbnail, interleaved over rounds in one process, and prints one table.
 func bench(ctx context.Context, args []string, stdout io.Writer) error {
-	fl := newFlagSet("bench", "[-rounds N] [-size N] [-q N] [-cpuprofile FILE] [-tiers] [-bucket URL] DIR",
+	fl := newFlagSet("bench", "[-rounds N] [-size N] [-q N] [-webpq N] [-avifq N] [-cpuprofile FILE] [-tiers] [-formats] [-bucket URL] DIR",
 		"Thumbnail every JPEG in DIR (fetch a set with scripts/fetch-photos.sh) with: the naive pipeline\n"+
 			"(imaging.Decode with auto-orientation + imaging.Fit Lanczos + jpeg.Encode), our cold Get (one and two\n"+
 			"in flight), vipsthumbnail when it is on PATH, Put, and warm Get; print images/s, ratios, latency,\n"+
 			"peak memory and mean PSNR against a Lanczos reference from the full-resolution, oriented image; and,\n"+
-			"from an extra untimed pass, the bytes each cold Get allocates against input + 1.5× scaled image + 8 MiB.", stdout)
+			"from an extra untimed pass, the bytes each cold Get allocates against input + 1.5× scaled image + 8 MiB;\n"+
+			"then the output formats table: cold Get to JPEG, WebP and AVIF against vipsthumbnail writing the same\n"+
+			"format at the same quality (bytes, PSNR, SSIM, memory per Get); then the tiers table.", stdout)
 	rounds := fl.Int("rounds", 3, "rounds, interleaved")
 	size := fl.Int("size", 320, "thumbnail box (size×size, contain)")
 	quality := fl.Int("q", 82, "JPEG quality")
+	webpQ := fl.Int("webpq", benchWebPQuality, "WebP quality (libwebp's scale, for both pipelines)")
+	avifQ := fl.Int("avifq", benchAVIFQuality, "AVIF quality (libavif's and libheif's scale, for both pipelines)")
+	formatsOnly := fl.Bool("formats", false, "print only the output formats table")
 	cpuProfile := fl.String("cpuprofile", "", "write a CPU profile of the cold Gets (1 in flight) to this file")
 	tiersOnly := fl.Bool("tiers", false, "print only the table of Gets through each tier")
 	bucket := fl.String("bucket", "", "also time Gets through this shared bucket (a gocloud URL; objects are deleted after)")
@@ -58,6 +63,10 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	spec := fastimagecache.Spec{Width: *size, Height: *size, Format: fastimagecache.JPEG, Quality: *quality}
 	if *tiersOnly {
 		return benchTiers(ctx, stdout, photos, spec, *bucket)
+	}
+	formats := benchOutFormats(*quality, *webpQ, *avifQ)
+	if *formatsOnly {
+		return benchFormats(ctx, stdout, photos, *size, *rounds, formats)
 	}
 	var mp float64
 	for _, p := range photos {
@@ -213,6 +222,9 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 		warm[len(warm)/2].Round(time.Microsecond/10), warm[len(warm)*99/100].Round(time.Microsecond/10), len(warm))
 	fmt.Fprintf(stdout, "two in flight vs one: %.2f×; process peak RSS %s MiB\n", rate(cold2)/coldRate, peakRSS())
 	reportAllocs(stdout, photos, bounds, allocs)
+	if err := benchFormats(ctx, stdout, photos, *size, *rounds, formats); err != nil {
+		return err
+	}
 	return benchTiers(ctx, stdout, photos, spec, *bucket)
 }
 

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"sync/atomic"
 
 	"github.com/gen2brain/avif"
 	"github.com/gen2brain/webp"
@@ -71,6 +72,16 @@ func EncodeWebPAnimation(w io.Writer, frames []image.Image, delays []int, loop i
 		webp.Options{Quality: o.Quality, Method: o.Method, Lossless: o.Lossless})
 }
 
+// avifReady is set once an AVIF call has returned: the module has been compiled (once per
+// process; see AVIFReady).
+var avifReady atomic.Bool
+
+// AVIFReady reports whether this process has already set up the AVIF module: compiled
+// libavif (libaom, dav1d) to machine code, which the first AVIF call does once and which
+// allocates far more than a small encode (see the README: about 110 MiB and 0.4-7 s).
+// A caller reserving memory for an AVIF call adds the set-up while it is false.
+func AVIFReady() bool { return avifReady.Load() }
+
 // AVIFOptions are the AVIF encoder's settings.
 type AVIFOptions struct {
 	Quality int // 1..100
@@ -82,6 +93,7 @@ func EncodeAVIF(w io.Writer, img image.Image, o AVIFOptions) error {
 	if err := guard("avif", avif.Dynamic()); err != nil {
 		return err
 	}
+	defer avifReady.Store(true)
 	return avif.Encode(w, img, avif.Options{Quality: o.Quality, QualityAlpha: o.Quality, Speed: o.Speed,
 		ChromaSubsampling: image.YCbCrSubsampleRatio420})
 }
@@ -92,5 +104,6 @@ func DecodeAVIF(data []byte) (image.Image, error) {
 	if err := guard("avif", avif.Dynamic()); err != nil {
 		return nil, err
 	}
+	defer avifReady.Store(true)
 	return avif.Decode(bytesReader(data))
 }
