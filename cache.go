@@ -409,6 +409,7 @@ func (c *Cache) Purge(ctx context.Context, id ID) error {
 	if err := c.store.ReplaceMeta(ctx, string(id), raw); err != nil {
 		return storeErr("purge "+id.short(), err)
 	}
+	c.deletes.Add(1) // and one that read the old metadata meanwhile
 	c.metas.RemoveOwner(string(id))
 	c.hot.RemoveOwner(string(id))
 	if err := c.store.DropRenditions(ctx, string(id)); err != nil {

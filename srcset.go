@@ -55,7 +55,7 @@ func (c *Cache) SrcSet(key []byte, prefix string, info Info, spec Spec, widths .
 // a width or a height. The descriptor is the density the rendition really has against the
 // 1x one (spec itself): an entry over the Cache's Limits is left out, and one the image
 // cannot fill without Enlarge gets the density it reaches ("2.4x"), or is left out when it
-// adds nothing. Entries come in increasing density.
+// adds nothing, as are densities outside 1..16. Entries come in increasing density.
 func (c *Cache) SrcSetDensities(key []byte, prefix string, info Info, spec Spec, densities ...int) (string, error) {
 	if spec.Width <= 0 && spec.Height <= 0 {
 		return "", fmt.Errorf("srcset densities of a full-size spec: %w", ErrInvalidSpec)
