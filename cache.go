@@ -14,8 +14,9 @@
 // Every zero field of [Limits] takes its value from [DefaultLimits]: 32 MiB of input,
 // 16384×16384 and 50,000,000 pixels per frame, 100 frames and 200,000,000 pixels per
 // animation, a 10 s decode timeout, a 1 GiB memory budget for decodes in flight, 64 decodes
-// queued for that budget, and the input formats JPEG, PNG, GIF and WebP (BMP and TIFF must be
-// asked for). Renditions are kept within 1 GiB of disk by default ([WithMaxStoreBytes]).
+// queued for that budget, and the input formats JPEG, PNG, GIF, WebP and AVIF (BMP, TIFF and,
+// in builds with the heic tag, HEIC must be asked for). Renditions are kept within 1 GiB of
+// disk by default ([WithMaxStoreBytes]).
 //
 // # What it defends against
 //
@@ -209,17 +210,20 @@ type Rendition struct {
 // it; Close or the death of the process releases it. Elsewhere (Windows) nothing enforces
 // this, and two Caches on one directory must be avoided by the caller.
 type Cache struct {
-	cfg    config
-	lim    Limits
-	log    *slog.Logger
-	store  storage
-	budget *budget
-	group  singleflight.Group
-	hooks  hooks
-	now    func() time.Time
-	count  counters
-	hot    *lru.Cache[*renderResult] // rendition key → encoded rendition
-	metas  *lru.Cache[originalMeta]  // ID → metadata
+	cfg config
+	// codecErr is codec.Check's verdict at New: non-nil makes the WebAssembly codecs'
+	// formats unavailable (codecs.go).
+	codecErr error
+	lim      Limits
+	log      *slog.Logger
+	store    storage
+	budget   *budget
+	group    singleflight.Group
+	hooks    hooks
+	now      func() time.Time
+	count    counters
+	hot      *lru.Cache[*renderResult] // rendition key → encoded rendition
+	metas    *lru.Cache[originalMeta]  // ID → metadata
 	// deletes counts Deletes and Purges, so a metadata read racing one is not cached (see
 	// loadMeta).
 	deletes atomic.Int64
@@ -279,7 +283,7 @@ func New(dir string, opts ...Option) (*Cache, error) {
 		return nil, err
 	}
 	applyRuntimeMemoryLimit(cfg, lim) // New cannot fail from here on
-	return &Cache{
+	c := &Cache{
 		iso:    iso,
 		cfg:    cfg,
 		lim:    lim,
@@ -289,7 +293,9 @@ func New(dir string, opts ...Option) (*Cache, error) {
 		now:    time.Now,
 		hot:    lru.New[*renderResult](cfg.memoryBytes),
 		metas:  lru.New[originalMeta](min(cfg.memoryBytes/8, 4<<20)), // up to 4 MiB of metadata
-	}, nil
+	}
+	c.checkCodecs()
+	return c, nil
 }
 
 // Limits returns the limits in force, with defaults filled in.

@@ -389,7 +389,7 @@ func TestGetInvalid(t *testing.T) {
 		{Quality: -1},
 		{Quality: 101},
 		{Format: "svg"},
-		{Format: WebP},
+		{Format: HEIC}, // input only
 		{Format: BMP},
 		{Fit: Fit(7)},
 	} {

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/image/tiff"
 	"golang.org/x/image/webp"
 
+	"github.com/fastimagecache/fastimagecache/internal/codec"
 	"github.com/fastimagecache/fastimagecache/internal/ctxio"
 	"github.com/fastimagecache/fastimagecache/internal/jpegdec"
 )
@@ -185,10 +186,24 @@ func decodeImage(ctx context.Context, data []byte, h header, o decodeOpts) (deco
 		}
 	case WebP:
 		img, err = webp.Decode(r)
+		if err == nil {
+			limitedToFullRange(img)
+		}
 	case BMP:
 		img, err = bmp.Decode(r)
 	case TIFF:
 		img, err = tiff.Decode(r)
+	case AVIF, HEIC:
+		// The WebAssembly decoders take the bytes at once and cannot be interrupted:
+		// inspectHEIF bounded what they allocate, and the reservation covers it.
+		if err := ctx.Err(); err != nil {
+			return decoded{}, err
+		}
+		if h.format == AVIF {
+			img, err = codec.DecodeAVIF(data)
+		} else {
+			img, err = codec.DecodeHEIC(data)
+		}
 	default:
 		return decoded{}, fmt.Errorf("no decoder for %q: %w", string(h.format), ErrUnsupportedFormat)
 	}
@@ -220,4 +235,51 @@ func firstFrame(frame image.Image, w, h int) image.Image {
 	canvas := image.NewNRGBA(image.Rect(0, 0, w, h))
 	draw.Draw(canvas, frame.Bounds(), frame, frame.Bounds().Min, draw.Over)
 	return canvas
+}
+
+// Lossy WebP (VP8) codes BT.601 in limited range (luma 16..235, chroma 16..240) and
+// libwebp converts it so; x/image/webp hands the planes out as image.YCbCr, which Go
+// converts as full range (JFIF), so black would come out as 16 and white as 235
+// (golang/go#40173). limitedToFullRange rescales the planes in place — the limited-range
+// coefficients are the full-range ones scaled by 255/219 (luma) and 255/224 (chroma) — so
+// the usual conversion gives libwebp's colours, without a copy of the image.
+func limitedToFullRange(img image.Image) {
+	var y, cb, cr []byte
+	switch m := img.(type) {
+	case *image.YCbCr:
+		y, cb, cr = m.Y, m.Cb, m.Cr
+	case *image.NYCbCrA:
+		y, cb, cr = m.Y, m.Cb, m.Cr
+	default:
+		return // lossless WebP (VP8L) is RGB already
+	}
+	for i, v := range y {
+		y[i] = lumaFull[v]
+	}
+	for i, v := range cb {
+		cb[i] = chromaFull[v]
+	}
+	for i, v := range cr {
+		cr[i] = chromaFull[v]
+	}
+}
+
+var lumaFull, chromaFull = rangeTables()
+
+func rangeTables() (luma, chroma [256]byte) {
+	for i := range 256 {
+		luma[i] = clampByte((float64(i)-16)*255/219 + 0.5)
+		chroma[i] = clampByte(128 + (float64(i)-128)*255/224 + 0.5)
+	}
+	return luma, chroma
+}
+
+func clampByte(v float64) byte {
+	if v < 0 {
+		return 0
+	}
+	if v > 255 {
+		return 255
+	}
+	return byte(v)
 }

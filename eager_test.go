@@ -91,7 +91,7 @@ func TestEagerRenditionNeverFailsPut(t *testing.T) {
 }
 
 func TestEagerRenditionsOutOfLimits(t *testing.T) {
-	for _, s := range []Spec{{Width: -1}, {Width: 1 << 20}, {Quality: 101}, {Format: "webp"}} {
+	for _, s := range []Spec{{Width: -1}, {Width: 1 << 20}, {Quality: 101}, {Format: "heic"}} {
 		_, err := New(t.TempDir(), WithEagerRenditions(s))
 		require.ErrorIs(t, err, ErrInvalidSpec, "%+v", s)
 	}

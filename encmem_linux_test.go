@@ -197,3 +197,37 @@ func TestAVIFFirstCallReserved(t *testing.T) {
 	require.True(t, codec.AVIFReady())
 	assert.Less(t, (&Cache{}).renderNeed(h, s, len(data)), reserved, "once set up, the reservation drops the set-up")
 }
+
+const avifSetupChildEnv = "FASTIMAGECACHE_AVIF_SETUP_CHILD"
+
+// TestAVIFSetUpOutsideTheDeadline: the first AVIF render of a process sets the module up
+// (seconds of compiling on a loaded machine) before its DecodeTimeout starts, so a cold
+// process's first AVIF Get does not time out. Run in a fresh child process, with a
+// timeout far below the set-up's cost and far above a 32-px encode's.
+func TestAVIFSetUpOutsideTheDeadline(t *testing.T) {
+	if os.Getenv(avifSetupChildEnv) == "" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestAVIFSetUpOutsideTheDeadline$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), avifSetupChildEnv+"=1")
+		out, err := cmd.CombinedOutput()
+		t.Logf("child:\n%s", out)
+		require.NoError(t, err)
+		require.Contains(t, string(out), "--- PASS: TestAVIFSetUpOutsideTheDeadline")
+		return
+	}
+	require.False(t, codec.AVIFReady(), "no AVIF call before this one")
+	lim := DefaultLimits()
+	lim.DecodeTimeout = 400 * time.Millisecond
+	if sandbox.RaceEnabled {
+		lim.DecodeTimeout = 2 * time.Second
+	}
+	c := newTestCache(t, WithLimits(lim))
+	ctx := context.Background()
+	info, err := c.Put(ctx, bytes.NewReader(photoJPEG(t, 64, 48)))
+	require.NoError(t, err)
+	start := time.Now()
+	r, err := c.Get(ctx, info.ID, Spec{Width: 32, Format: AVIF})
+	require.NoError(t, err, "the first AVIF Get, set-up included, took %v", time.Since(start))
+	require.NoError(t, r.Close())
+	t.Logf("first AVIF Get (set-up included): %v", time.Since(start))
+	require.True(t, codec.AVIFReady())
+}

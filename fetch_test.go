@@ -167,7 +167,7 @@ func TestFetchHappyPathIsThePutPipeline(t *testing.T) {
 	defer mu.Unlock()
 	assert.Equal(t, "identity", gotAE)
 	assert.Equal(t, "fastimagecache", gotUA)
-	assert.Equal(t, "image/jpeg, image/png, image/gif, image/webp", gotAccept)
+	assert.Equal(t, "image/jpeg, image/png, image/gif, image/webp, image/avif", gotAccept)
 }
 
 func TestFetchConcurrent(t *testing.T) {

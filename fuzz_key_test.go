@@ -37,9 +37,9 @@ func FuzzRenditionKey(f *testing.F) {
 				t.Fatalf("canonical(%+v) = %+v is not canonical: %+v, %v", s, cs, again, err)
 			}
 			switch {
-			case cs.Format != JPEG && cs.Format != PNG && cs.Format != GIF:
+			case cs.Format != JPEG && cs.Format != PNG && cs.Format != GIF && cs.Format != WebP && cs.Format != AVIF:
 				t.Fatalf("canonical %+v: output format %q", cs, cs.Format)
-			case cs.Format == JPEG && (cs.Quality < 1 || cs.Quality > 100), cs.Format != JPEG && cs.Quality != 0:
+			case defaultQuality(cs.Format) != 0 && (cs.Quality < 1 || cs.Quality > 100), defaultQuality(cs.Format) == 0 && cs.Quality != 0:
 				t.Fatalf("canonical %+v: quality not resolved", cs)
 			case (cs.Width == 0 || cs.Height == 0) && cs.Fit != Contain, cs.Width == 0 && cs.Height == 0 && cs.Enlarge:
 				t.Fatalf("canonical %+v: keeps a field that makes no difference", cs)

@@ -48,6 +48,9 @@ func (c *Cache) get(ctx context.Context, id ID, spec Spec) (*Rendition, error) {
 		return nil, err
 	}
 	cs, err := spec.canonical(c.lim, m.info(id), m.Alpha)
+	if err == nil {
+		err = c.outputUsable(cs.Format)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -65,6 +68,11 @@ func (c *Cache) get(ctx context.Context, id ID, spec Spec) (*Rendition, error) {
 		return nil, storeErr("open rendition of "+id.short(), err)
 	}
 	c.count.misses.Add(1)
+	// The codec's set-up, if this render is the process's first of its kind, runs on the
+	// caller's context, before the shared render and its deadline start.
+	if err := c.prepareCodecs(ctx, m.Format, cs.Format, 0); err != nil {
+		return nil, err
+	}
 	if c.hooks.getMiss != nil {
 		c.hooks.getMiss()
 	}
@@ -185,6 +193,9 @@ func (c *Cache) renderAndStore(ctx context.Context, id ID, s Spec, key string) (
 // renderStoreData renders the original data of id, inspected as h, to the canonical spec
 // s under the memory budget, and stores the rendition under key.
 func (c *Cache) renderStoreData(ctx context.Context, id ID, data []byte, h header, s Spec, key string) (*renderResult, error) {
+	if err := c.prepareCodecs(ctx, h.format, s.Format, int64(cap(data))); err != nil {
+		return nil, err
+	}
 	var out rendered
 	need := c.renderNeed(h, s, len(data))
 	err := c.runHolding(ctx, need, int64(cap(data)), func(ctx context.Context) error {

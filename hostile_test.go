@@ -59,7 +59,7 @@ const (
 var hostileLimits = fic.Limits{
 	DecodeTimeout: hostileTimeout,
 	MemoryBudget:  hostileBudget,
-	Formats:       []fic.Format{fic.JPEG, fic.PNG, fic.GIF, fic.WebP, fic.BMP, fic.TIFF},
+	Formats:       []fic.Format{fic.JPEG, fic.PNG, fic.GIF, fic.WebP, fic.BMP, fic.TIFF, fic.AVIF},
 }
 
 // accepted, as an outcome, means Put stores the input and Get renders it.
@@ -223,6 +223,22 @@ func hostileCases() []hostileCase {
 		{name: "php declared jpeg", build: fixture.PHP, declared: "image/jpeg", want: rejects(fic.ErrTypeMismatch)},
 		{name: "svg with a metadata-service href", build: func() []byte { return fixture.SVG("http://169.254.169.254/latest/meta-data/") }, declared: "image/svg+xml", want: rejects(fic.ErrUnsupportedFormat)},
 		{name: "gif declared jpeg", build: func() []byte { return fixture.GIF(8, 8, 1) }, declared: "image/jpeg", want: rejects(fic.ErrTypeMismatch)},
+
+		// AVIF and HEIC: refused from the box walk, before the WebAssembly decoder (no
+		// memory limit, no cancellation) is called. An accepted AVIF is not a row here:
+		// the decoder's first call compiles its module (about 120 MiB, once per process),
+		// more than this suite's budget (TestAVIFInput, TestReservationCoversAllocation).
+		{name: "avif ispe 1000000x1000000", build: func() []byte { return fixture.AVIFHugeISPE(1_000_000, 1_000_000) }, want: rejects(fic.ErrDimensions)},
+		{name: "avif grid declaring 65536 tiles", build: fixture.AVIFGridFlood, want: rejects(fic.ErrDimensions)},
+		{name: "avif 4000x4000 grid of one 20000x20000 tile", build: func() []byte { return fixture.AVIFGridBigTiles(20000, 4000) }, want: rejects(fic.ErrDimensions)},
+		{name: "avif iinf declaring 1000000 items", build: func() []byte { return fixture.AVIFItemFlood(1_000_000) }, want: rejects(fic.ErrDimensions)},
+		{name: "avif ispe 16x16 over an AV1 sequence header of 65536x65536", build: func() []byte { return fixture.AVIFBitstreamOverISPE(16, 16, 65536, 65536) }, want: rejects(fic.ErrDimensions)},
+		{name: "avif box largesize 2^64-1", build: fixture.AVIFBoxOverflow, want: rejects(fic.ErrCorrupt)},
+		{name: "avif truncated mdat (extent past EOF)", build: func() []byte { return fixture.AVIFTruncatedMdat(1 << 20) }, want: rejects(fic.ErrCorrupt)},
+		{name: "avif sequence", build: func() []byte { return fixture.AVIFSequence(true) }, want: rejects(fic.ErrUnsupportedFormat)},
+		{name: "avif alpha plane 100000x100000", build: func() []byte { return fixture.AVIFHugeAlpha(100_000, 100_000) }, want: rejects(fic.ErrDimensions)},
+		{name: "heic disguised as png", build: func() []byte { return fixture.HEICFile(64, 64).Bytes() }, declared: "image/png", want: rejects(fic.ErrTypeMismatch)},
+		{name: "heic not in Limits.Formats", build: func() []byte { return fixture.HEICFile(64, 64).Bytes() }, want: rejects(fic.ErrUnsupportedFormat)},
 		{name: "empty", build: fixture.ZeroBytes, want: rejects(fic.ErrUnsupportedFormat)},
 	}
 }

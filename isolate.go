@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fastimagecache/fastimagecache/internal/codec"
 	"github.com/fastimagecache/fastimagecache/internal/sandbox"
 	"github.com/fastimagecache/fastimagecache/internal/workerproto"
 )
@@ -35,6 +36,23 @@ import (
 
 // workerEnv is the environment variable that makes a process a worker.
 const workerEnv = "FASTIMAGECACHE_WORKER"
+
+// workerPrepareEnv, set to "1" in a worker's environment, makes it compile the wazero
+// codecs (codec.Prepare) before it confines itself: its filter then refuses executable
+// memory for good, and the AVIF and HEIC codecs run the code compiled before any untrusted
+// byte arrived. A worker without it runs them on wazero's interpreter, 10 to 40 times
+// slower.
+const workerPrepareEnv = "FASTIMAGECACHE_WORKER_PREPARE"
+
+// prepareCodecs makes the host ask its workers to prepare the wazero codecs whenever
+// codec.Check passes. Test binaries clear it in TestMain, so that workers start in
+// milliseconds rather than seconds (IsolationConfig.testPrepare sets it back per Cache).
+var prepareCodecs = true
+
+// workerPrepareTime is added to a worker's start timeout when it prepares the codecs:
+// compiling them takes 1.6 s of CPU time (measured; about 14 s under the race detector,
+// and over a minute of wall time on a loaded machine, hence 5 times as long there).
+const workerPrepareTime = 60 * time.Second
 
 // Fixed bounds of the worker pool that are not worth a knob.
 const (
@@ -101,6 +119,9 @@ type IsolationConfig struct {
 	// testEnv is added to the workers' environment; tests use it to reach the worker-side
 	// seams of workerOptions (see testNoLandlockEnv).
 	testEnv []string
+	// testPrepare makes the workers prepare the wazero codecs even in a test binary (see
+	// prepareCodecs).
+	testPrepare bool
 }
 
 // testNoLandlockEnv, set to "1" in a worker whose workerOptions.testSkipsLandlock is set
@@ -134,9 +155,10 @@ func WithIsolation(ic IsolationConfig) Option {
 //
 // Call it first thing in main, before flags are parsed or anything is opened or started:
 // a worker is this program run again, with no arguments, an empty environment but for
-// that variable, GOMAXPROCS and GOMEMLIMIT, only stdin and stdout (stderr discarded unless
-// IsolationConfig.Stderr is set), "/" as working directory and a process group of its
-// own. Package init functions run before main, and so run in the worker before it is
+// that variable, GOMAXPROCS, GOMEMLIMIT and FASTIMAGECACHE_WORKER_PREPARE (which makes it
+// compile the AVIF and HEIC codecs before it confines itself), only stdin and stdout
+// (stderr discarded unless IsolationConfig.Stderr is set), "/" as working directory and a
+// process group of its own. Package init functions run before main, and so run in the worker before it is
 // confined: keep them free of side effects, or point IsolationConfig.WorkerPath at a small
 // program whose main calls only this. A test binary calls it from TestMain.
 func RunWorkerIfRequested() { runWorkerIfRequested(workerOptions{}) }
@@ -169,12 +191,22 @@ func serveWorker(in io.Reader, out, errOut io.Writer, opts workerOptions) int {
 		return 2
 	}
 	debug.SetMemoryLimit(setup.MemoryLimit)
+	// The wazero codecs compile to executable memory, which the filter refuses once in
+	// force: compile them now, before any untrusted byte (see codec.Prepare).
+	var prepErr error
+	if os.Getenv(workerPrepareEnv) == "1" {
+		prepErr = codec.Prepare()
+		debug.FreeOSMemory() // the compiler's garbage
+	}
 	rep, err := sandbox.Restrict(sandbox.Limits{
 		MemoryBytes:  setup.MemoryLimit,
 		CPUSeconds:   uint64(math.Ceil(setup.CPUTime.Seconds())),
 		OpenFiles:    workerOpenFiles,
 		SkipLandlock: opts.testSkipsLandlock && os.Getenv(testNoLandlockEnv) == "1",
 	})
+	if prepErr != nil {
+		rep.Warnings = append(rep.Warnings, "codecs unavailable: "+prepErr.Error())
+	}
 	hello := workerproto.Hello{Version: workerproto.Version, Landlock: int64(rep.Landlock), Warnings: strings.Join(rep.Warnings, "; ")}
 	switch {
 	case err != nil:
@@ -324,9 +356,11 @@ func (c *Cache) proveImage(ctx context.Context, data []byte, h header) (decoded,
 // isolator runs one Cache's render and proving jobs on its worker pool, and checks their
 // answers.
 type isolator struct {
-	pool  *sandbox.Pool
-	lim   Limits
-	limit workerproto.Limits // lim, as requests carry it
+	// prepared: the workers compile the wazero codecs before confinement, outside any job.
+	prepared bool
+	pool     *sandbox.Pool
+	lim      Limits
+	limit    workerproto.Limits // lim, as requests carry it
 }
 
 // startIsolation starts the worker pool configured by WithIsolation; without it, it
@@ -356,14 +390,25 @@ func startIsolation(cfg config, lim Limits) (*isolator, error) {
 			return nil, fmt.Errorf("fastimagecache: find this program for its workers: %w", err)
 		}
 	}
+	env := []string{
+		workerEnv + "=1",
+		"GOMAXPROCS=" + strconv.Itoa(ic.WorkerProcs),
+		"GOMEMLIMIT=" + strconv.FormatInt(ic.MemoryLimit, 10),
+	}
+	var startTimeout time.Duration // the pool's default
+	prepared := (prepareCodecs || ic.testPrepare) && codec.Check() == nil
+	if prepared {
+		env = append(env, workerPrepareEnv+"=1")
+		startTimeout = 10*time.Second + workerPrepareTime
+		if sandbox.RaceEnabled {
+			startTimeout = 10*time.Second + 5*workerPrepareTime
+		}
+	}
 	pool, err := sandbox.NewPool(sandbox.PoolConfig{
-		Path: ic.WorkerPath,
-		Name: "fastimagecache-worker",
-		Env: append([]string{
-			workerEnv + "=1",
-			"GOMAXPROCS=" + strconv.Itoa(ic.WorkerProcs),
-			"GOMEMLIMIT=" + strconv.FormatInt(ic.MemoryLimit, 10),
-		}, ic.testEnv...),
+		Path:          ic.WorkerPath,
+		Name:          "fastimagecache-worker",
+		Env:           append(env, ic.testEnv...),
+		StartTimeout:  startTimeout,
 		Workers:       ic.Workers,
 		JobsPerWorker: ic.JobsPerWorker,
 		Setup: workerproto.Setup{
@@ -380,7 +425,7 @@ func startIsolation(cfg config, lim Limits) (*isolator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fastimagecache: start decode workers: %w", err)
 	}
-	return &isolator{pool: pool, lim: lim, limit: limitsToProto(lim)}, nil
+	return &isolator{prepared: prepared, pool: pool, lim: lim, limit: limitsToProto(lim)}, nil
 }
 
 // close stops the workers; nil is a no-op.

@@ -78,6 +78,10 @@ func checkRendition(resp *workerproto.Response, h header, s Spec) (rendered, err
 		w, ht, err = canon.PNG(resp.Data)
 	case GIF:
 		w, ht, frames, err = canon.GIF(resp.Data)
+	case WebP:
+		w, ht, frames, err = canon.WebP(resp.Data)
+	case AVIF:
+		w, ht, err = canon.AVIF(resp.Data)
 	default:
 		return rendered{}, fmt.Errorf("no output format %s: %w", s.Format, ErrInvalidSpec)
 	}
@@ -105,7 +109,7 @@ func maxRenditionBytes(h header, s Spec, lim Limits) int64 {
 	sw, sh := orientedSize(h.width, h.height, h.orientation)
 	_, _, ow, oh := geometry(sw, sh, s)
 	frames := int64(1)
-	if s.Format == GIF && h.frames > 1 {
+	if animates(s.Format) && h.frames > 1 {
 		frames = int64(h.frames)
 	}
 	return min(frames*(9*int64(ow)*int64(oh)+4<<10)+1<<20, lim.MemoryBudget)

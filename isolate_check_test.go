@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"github.com/fastimagecache/fastimagecache/internal/codec"
 	"github.com/fastimagecache/fastimagecache/internal/fixture"
 	"github.com/fastimagecache/fastimagecache/internal/workerproto"
 )
@@ -45,6 +46,10 @@ func smuggled(kind string) (format string, data []byte) {
 		err = jpeg.Encode(&b, m, &jpeg.Options{Quality: defaultJPEGQuality})
 	case "gif":
 		err = gif.Encode(&b, image.NewPaletted(m.Rect, palette.Plan9), &gif.Options{NumColors: 256})
+	case "webp":
+		err = codec.EncodeWebP(&b, m, codec.WebPOptions{Quality: defaultWebPQuality, Method: webpMethod})
+	case "avif":
+		err = codec.EncodeAVIF(&b, m, codec.AVIFOptions{Quality: defaultAVIFQuality, Speed: avifSpeed})
 	}
 	if err != nil {
 		panic(err)
@@ -69,6 +74,11 @@ func smuggled(kind string) (format string, data []byte) {
 		data = insert(13+3*256, []byte("\x21\xfe\x08<script>\x00"))
 	case "app2":
 		data = insert(13+3*256, []byte("\x21\xff\x0bXMP DataXMP\x01x\x00"))
+	case "exif": // a RIFF chunk after the bitstream, the RIFF size made to agree
+		data = append(data, "EXIF\x10\x00\x00\x00<script>x</script"...)
+		binary.LittleEndian.PutUint32(data[4:], uint32(len(data)-8))
+	case "box": // a box after mdat
+		data = append(data, "\x00\x00\x00\x18uuid<script>x</script>"...)
 	}
 	return format, data
 }
@@ -78,7 +88,8 @@ func smuggled(kind string) (format string, data []byte) {
 // while the same renditions without the payload are served.
 func TestIsolatedRefusesSmuggledBytes(t *testing.T) {
 	c := isoCache(t, IsolationConfig{Workers: 1})
-	for _, kind := range []string{"png", "jpeg", "gif", "png-zip", "png-text", "jpeg-com", "jpeg-app", "gif-comment", "gif-app2"} {
+	for _, kind := range []string{"png", "jpeg", "gif", "png-zip", "png-text", "jpeg-com", "jpeg-app", "gif-comment", "gif-app2",
+		"webp", "avif", "webp-zip", "webp-exif", "avif-zip", "avif-box"} {
 		t.Run(kind, func(t *testing.T) {
 			format, want := smuggled(kind)
 			info := put(t, c, isoFaulty("render", "smuggle", kind))

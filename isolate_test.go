@@ -35,6 +35,7 @@ import (
 // program through RunWorkerIfRequested has no fault hook at all.
 func TestMain(m *testing.M) {
 	runWorkerIfRequested(workerOptions{fault: injectFault, testSkipsLandlock: true})
+	prepareCodecs = false
 	os.Exit(m.Run())
 }
 
@@ -156,6 +157,8 @@ func injectFault(ctx context.Context, q *workerproto.Request, out io.Writer) (*w
 		return rendition(format, 20, 20, data)
 	case "syscalls": // the calls the seccomp filter denies, and those the runtime needs
 		return corrupt(trySyscalls())
+	case "codec": // a WebAssembly codec's encode (and decode) in the confined worker
+		return corrupt(tryCodec(arg))
 	}
 	return nil, false
 }

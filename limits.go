@@ -2,6 +2,7 @@ package fastimagecache
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/semaphore"
+
+	"github.com/fastimagecache/fastimagecache/internal/codec"
 )
 
 // Limits bound every decode. A zero field takes the value of the same field in
@@ -37,8 +40,9 @@ type Limits struct {
 	// MaxQueue is the number of decodes that may wait for budget at once; beyond it a call
 	// fails at once with ErrBusy. Default 64.
 	MaxQueue int
-	// Formats lists the accepted input formats. Default JPEG, PNG, GIF and WebP; BMP and
-	// TIFF must be asked for.
+	// Formats lists the accepted input formats. Default JPEG, PNG, GIF, WebP and AVIF;
+	// BMP, TIFF and HEIC must be asked for, and HEIC only in a build with the heic tag
+	// (New fails naming HEIC in a build without it).
 	Formats []Format
 }
 
@@ -58,7 +62,7 @@ const (
 // DefaultLimits returns the limits used for every zero field of the Limits given to
 // [WithLimits]: 32 MiB input, 16384×16384 and 50,000,000 pixels per frame, 100 frames and
 // 200,000,000 pixels per animation, a 10 s decode timeout, a 1 GiB memory budget, 64
-// queued decodes, and the formats JPEG, PNG, GIF and WebP.
+// queued decodes, and the formats JPEG, PNG, GIF, WebP and AVIF.
 func DefaultLimits() Limits {
 	return Limits{
 		MaxBytes:       32 << 20,
@@ -70,7 +74,7 @@ func DefaultLimits() Limits {
 		DecodeTimeout:  10 * time.Second,
 		MemoryBudget:   1 << 30,
 		MaxQueue:       64,
-		Formats:        []Format{JPEG, PNG, GIF, WebP},
+		Formats:        []Format{JPEG, PNG, GIF, WebP, AVIF},
 	}
 }
 
@@ -97,6 +101,9 @@ func (l Limits) withDefaults() (Limits, error) {
 	for _, f := range l.Formats {
 		if !f.known() {
 			return Limits{}, fmt.Errorf("fastimagecache: unknown format %q in Limits.Formats", string(f))
+		}
+		if f == HEIC && !codec.HEIC {
+			return Limits{}, errors.New("fastimagecache: HEIC in Limits.Formats needs a build with -tags heic (its decoder, libheif with libde265, is LGPL and left out of default builds)")
 		}
 	}
 	return l, nil

@@ -19,7 +19,7 @@ func TestLimitsDefaults(t *testing.T) {
 	assert.Equal(t, int64(5), l.MaxBytes)
 	assert.Equal(t, d.MaxPixels, l.MaxPixels)
 	assert.Equal(t, d.MemoryBudget, l.MemoryBudget)
-	assert.Equal(t, []Format{JPEG, PNG, GIF, WebP}, l.Formats)
+	assert.Equal(t, []Format{JPEG, PNG, GIF, WebP, AVIF}, l.Formats)
 	assert.Equal(t, int64(32<<20), d.MaxBytes)
 	assert.Equal(t, 16384, d.MaxWidth)
 	assert.Equal(t, int64(50_000_000), d.MaxPixels)

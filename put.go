@@ -69,6 +69,9 @@ func (c *Cache) ingest(ctx context.Context, r io.Reader, pc putConfig) (Info, he
 	}
 	n := len(data)
 	h, err := inspect(data, pc, c.lim)
+	if err == nil {
+		err = c.inputUsable(h.format)
+	}
 	if err != nil {
 		return Info{}, h, n, false, err
 	}
@@ -92,6 +95,9 @@ func (c *Cache) ingest(ctx context.Context, r io.Reader, pc putConfig) (Info, he
 	}
 	m := metaOf(h, int64(n))
 	eager := c.eagerSpecs(id, m)
+	if err := c.prepareCodecs(ctx, h.format, "", int64(cap(data))); err != nil {
+		return Info{}, h, n, false, err
+	}
 	ph, err := c.proveAndRenderEager(ctx, data, h, eager)
 	if err != nil {
 		return Info{}, h, n, false, err
@@ -124,7 +130,7 @@ func (c *Cache) eagerSpecs(id ID, m originalMeta) []eagerRendition {
 	var out []eagerRendition
 	for _, s := range c.cfg.eager {
 		cs, err := s.canonical(c.lim, m.info(id), m.Alpha)
-		if err != nil {
+		if err != nil || c.outputUsable(cs.Format) != nil {
 			continue // as a Get of it would fail: nothing to render
 		}
 		key := m.renditionKey(id, cs)
@@ -149,7 +155,8 @@ func (c *Cache) eagerSpecs(id ID, m originalMeta) []eagerRendition {
 func (c *Cache) proveAndRenderEager(ctx context.Context, data []byte, h header, eager []eagerRendition) (placeholder, error) {
 	// The reservation counts the input buffer whole: readLimited may leave its capacity
 	// up to twice its length.
-	base := putBytes(h, cap(data))
+	setup := c.setupBytes(h.format, "")
+	base := putBytes(h, cap(data)) + setup
 	var extra int64
 	var from []int // indexes into eager rendered from the proof
 	for i, e := range eager {
@@ -159,7 +166,8 @@ func (c *Cache) proveAndRenderEager(ctx context.Context, data []byte, h header, 
 		// renderBytes counts the planes of a decode at the Spec's scale: those the proof
 		// holds, as the Spec decodes at the proving decode's scale. A rendition the budget
 		// cannot hold beside the proof is left to storeEager, which meets the limit alone.
-		if need := renderBytes(h, e.spec) + decodeOverhead; base+need <= c.lim.MemoryBudget {
+		need := renderBytes(h, e.spec) + decodeOverhead + c.setupBytes(h.format, e.spec.Format) - setup
+		if base+need <= c.lim.MemoryBudget {
 			extra = max(extra, need)
 			from = append(from, i)
 		}

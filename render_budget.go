@@ -1,6 +1,8 @@
 package fastimagecache
 
 import (
+	"context"
+	"fmt"
 	"runtime"
 
 	"github.com/fastimagecache/fastimagecache/internal/codec"
@@ -82,7 +84,7 @@ func renderBytes(h header, s Spec) int64 {
 // photo frames. Bound: 8 MiB + 32 B a pixel a frame + one still frame's 224 B a pixel.
 // AVIF (speed 10): 13.8 MiB at 64×64, 26.6 MiB at 320×213, 125 MiB (noise: 128 MiB) at
 // 1024×768, 395 MiB at 2048×1536. Bound: 20 MiB + 200 B a pixel. The first AVIF call in
-// a process also compiles the module: avifSetupBytes.
+// a process also compiles the module: setupBytes.
 const (
 	webpFixedBytes     = 2 << 20
 	webpPixelBytes     = 224
@@ -96,7 +98,90 @@ const (
 	// codec.AVIFReady; what stays afterwards (about 6 MiB of heap and the compiled code,
 	// mapped outside the Go heap) is the process's, like its own code.
 	avifSetupBytes = 160 << 20
+	// heicSetupBytes is the same for the HEIC decoder (46 MB allocated, measured).
+	heicSetupBytes = 64 << 20
 )
+
+// prepareCodecs sets up, before a job of in → out starts, the wazero codecs it would
+// otherwise set up on its first call (seconds of compiling on a loaded machine), so that
+// the set-up never counts against the job's DecodeTimeout. The set-up holds its own
+// reservation (setupBytes) until it has finished, even when ctx ends first: it cannot be
+// interrupted. held is what the caller holds outside the budget while it waits (see
+// budget.reserveHolding).
+func (c *Cache) prepareCodecs(ctx context.Context, in, out Format, held int64) error {
+	if c.setupBytes(in, out) == 0 {
+		return nil
+	}
+	// One set-up at a time in the process (the modules are the process's): the others
+	// wait for it, then find nothing left to do.
+	select {
+	case codecSetup <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("prepare codec: %w", ctx.Err())
+	}
+	admitted := true // until the set-up goroutine owns the admission
+	defer func() {
+		if admitted {
+			<-codecSetup
+		}
+	}()
+	n := c.setupBytes(in, out)
+	if n == 0 {
+		return nil
+	}
+	release, err := c.budget.reserveHolding(ctx, n, held)
+	if err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	admitted = false
+	go func() {
+		defer func() { <-codecSetup }()
+		defer release()
+		var err error
+		if in == AVIF || out == AVIF {
+			err = codec.PrepareAVIF()
+		}
+		if err == nil && in == HEIC {
+			err = codec.PrepareHEIC()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			return nil
+		}
+		if in == AVIF || in == HEIC {
+			return fmt.Errorf("%s input: %w: %w", in, ErrUnsupportedFormat, err)
+		}
+		return fmt.Errorf("%s output: %w: %w", out, ErrInvalidSpec, err)
+	case <-ctx.Done():
+		return fmt.Errorf("prepare codec: %w", ctx.Err())
+	}
+}
+
+// codecSetup admits one prepareCodecs at a time.
+var codecSetup = make(chan struct{}, 1)
+
+// setupBytes is what the first call of a wazero codec costs this process, for a job
+// decoding in and encoding out, while that codec has not been set up yet (codec.AVIFReady,
+// codec.HEICReady). Every reservation that may call a codec adds it. Isolated, the host
+// calls no codec: prepared workers set the modules up before their first job, and
+// unprepared ones (tests only) run wazero's interpreter, which compiles nothing.
+func (c *Cache) setupBytes(in, out Format) int64 {
+	if c.iso != nil && c.iso.prepared {
+		return 0
+	}
+	var n int64
+	if (in == AVIF || out == AVIF) && !codec.AVIFReady() {
+		n += avifSetupBytes
+	}
+	if in == HEIC && !codec.HEICReady() {
+		n += heicSetupBytes
+	}
+	return n
+}
 
 // codecBytes is what the WebP or AVIF encoder allocates for a still picture of out
 // pixels (0 for the other formats).
@@ -105,11 +190,7 @@ func codecBytes(f Format, out int64) int64 {
 	case WebP:
 		return webpFixedBytes + webpPixelBytes*out
 	case AVIF:
-		n := avifFixedBytes + avifPixelBytes*out
-		if !codec.AVIFReady() {
-			n += avifSetupBytes
-		}
-		return n
+		return avifFixedBytes + avifPixelBytes*out
 	}
 	return 0
 }
@@ -170,5 +251,5 @@ const encoderState = 1200 << 10
 // the render's own estimate, the input it reads from, a fixed overhead, and in isolated
 // mode the bound of the worker's answer, which is read into this process.
 func (c *Cache) renderNeed(h header, s Spec, inputBytes int) int64 {
-	return renderBytes(h, s) + int64(inputBytes) + decodeOverhead + c.answerBytes(h, s)
+	return renderBytes(h, s) + int64(inputBytes) + decodeOverhead + c.answerBytes(h, s) + c.setupBytes(h.format, s.Format)
 }

@@ -11,7 +11,9 @@ import (
 	"image/gif"
 	"image/jpeg"
 	"image/png"
+	"io"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -30,10 +32,22 @@ func decodeOutput(t testing.TB, f Format, b []byte) image.Image {
 	return img
 }
 
+// newFormatsCache is a Cache for the WebP and AVIF tests: the AVIF module is set up
+// first (its first call compiles it, which on a busy machine or under the race detector
+// can outlast a DecodeTimeout; TestAVIFFirstCallReserved covers that call), and renders
+// get a deadline the race detector's slowed-down encoders fit in.
+func newFormatsCache(t testing.TB) *Cache {
+	t.Helper()
+	if !codec.AVIFReady() {
+		require.NoError(t, codec.EncodeAVIF(io.Discard, image.NewNRGBA(image.Rect(0, 0, 8, 8)), codec.AVIFOptions{Quality: 50, Speed: 10}))
+	}
+	return newTestCache(t, WithLimits(Limits{DecodeTimeout: 2 * time.Minute}))
+}
+
 // TestWebPAndAVIFOutputDecodeAtReportedSize renders an opaque JPEG and a PNG with
 // transparency to WebP and AVIF, and decodes each output at the size the Rendition reports.
 func TestWebPAndAVIFOutputDecodeAtReportedSize(t *testing.T) {
-	c := newTestCache(t)
+	c := newFormatsCache(t)
 	ctx := context.Background()
 	for _, in := range []struct {
 		name string
@@ -172,7 +186,7 @@ func animatedGIF(t testing.TB, w, h, n, loops int) []byte {
 // WebP with every frame at the reported size, its delays (in milliseconds) and its loop
 // count; asked for as AVIF (or JPEG) it becomes its first frame.
 func TestAnimatedGIFToWebPKeepsFrames(t *testing.T) {
-	c := newTestCache(t)
+	c := newFormatsCache(t)
 	ctx := context.Background()
 	for _, loops := range []int{0, 2} {
 		info := put(t, c, animatedGIF(t, 120, 90, 5, loops))
@@ -222,7 +236,7 @@ func halfTransparentPNG(t testing.TB, w, h int) []byte {
 // TestAlphaKeptInWebPAndAVIFNeverInJPEG: transparency survives to WebP and AVIF, and
 // JPEG output is flattened onto white (a transparent black pixel never turns black).
 func TestAlphaKeptInWebPAndAVIFNeverInJPEG(t *testing.T) {
-	c := newTestCache(t)
+	c := newFormatsCache(t)
 	ctx := context.Background()
 	info := put(t, c, halfTransparentPNG(t, 128, 64))
 	for _, f := range []Format{WebP, AVIF} {
@@ -278,7 +292,7 @@ func TestSpecQualityPerFormat(t *testing.T) {
 	}
 	assert.Len(t, keys, 5, "format and quality name the rendition")
 
-	c := newTestCache(t)
+	c := newFormatsCache(t)
 	info := put(t, c, photoJPEG(t, 600, 400))
 	for _, f := range []Format{WebP, AVIF} {
 		size := func(q int) int64 {

@@ -80,9 +80,12 @@ func jpegOptions(o decodeOpts) jpegdec.Options {
 	return jpegdec.Options{Scale: max(o.jpegScale, 1), SkipAC: o.skipAC}
 }
 
-// sniff detects the format from magic bytes. Anything that is not one of the six raster
-// formats (HTML, PHP, SVG, ZIP, ...) is ErrUnsupportedFormat.
+// sniff detects the format from magic bytes. Anything that is not one of the raster
+// formats (HTML, PHP, SVG, ZIP, MP4, ...) is ErrUnsupportedFormat.
 func sniff(data []byte) (Format, bool) {
+	if f, ok := sniffHEIF(data); ok {
+		return f, true
+	}
 	mt := mimetype.Detect(data)
 	for m := mt; m != nil; m = m.Parent() {
 		switch m.String() {
@@ -130,6 +133,10 @@ func declaredFormat(contentType string) (f Format, claim, ok bool) {
 		return BMP, true, true
 	case "image/tiff", "image/x-tiff":
 		return TIFF, true, true
+	case "image/avif":
+		return AVIF, true, true
+	case "image/heic", "image/heif":
+		return HEIC, true, true
 	}
 	return "", true, false
 }
@@ -174,6 +181,8 @@ func inspect(data []byte, pc putConfig, lim Limits) (header, error) {
 		h, err = inspectBMP(data, lim)
 	case TIFF:
 		h, err = inspectTIFF(data, lim)
+	case AVIF, HEIC:
+		h, err = inspectHEIF(data, f, lim)
 	}
 	if err != nil {
 		return header{}, fmt.Errorf("%s header: %w", f, err)

@@ -52,7 +52,7 @@ func requireSentinel(t *testing.T, op string, err error) {
 
 // allFormats are the input formats every fuzz cache accepts.
 var allFormats = []fastimagecache.Format{fastimagecache.JPEG, fastimagecache.PNG, fastimagecache.GIF,
-	fastimagecache.WebP, fastimagecache.BMP, fastimagecache.TIFF}
+	fastimagecache.WebP, fastimagecache.BMP, fastimagecache.TIFF, fastimagecache.AVIF}
 
 // fuzzLimits are small, so that a mutated bomb is refused or decoded quickly. The seed
 // corpus scales its bombs to them.

@@ -17,8 +17,16 @@ func heicGuard() error { return guard("heic", heic.Dynamic()) }
 // DecodeHEIC decodes the primary image of a HEIC. The caller has checked its
 // header and reserved the allocation.
 func DecodeHEIC(data []byte) (image.Image, error) {
+	calls.Add(1)
 	if err := heicGuard(); err != nil {
 		return nil, err
 	}
+	defer heicReady.Store(true)
 	return heic.Decode(bytesReader(data))
+}
+
+func heicPrepare() error {
+	heic.Init()
+	heicReady.Store(true)
+	return nil
 }

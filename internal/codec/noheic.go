@@ -12,3 +12,5 @@ func heicGuard() error { return nil }
 
 // DecodeHEIC returns ErrUnavailable: this build has no HEIC decoder.
 func DecodeHEIC([]byte) (image.Image, error) { return nil, ErrUnavailable }
+
+func heicPrepare() error { return nil }

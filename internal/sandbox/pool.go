@@ -30,7 +30,7 @@ var (
 
 // Fixed bounds of a pool.
 const (
-	// startTimeout bounds a worker's start: exec, runtime start-up, confinement, Hello.
+	// startTimeout is PoolConfig.StartTimeout's default.
 	startTimeout = 10 * time.Second
 	// reapTimeout bounds the wait for a killed worker to be reaped, so that its memory is
 	// back before its job returns.
@@ -48,6 +48,9 @@ type PoolConfig struct {
 	Stderr        io.Writer         // the workers' standard error; nil discards
 	StderrBytes   int               // how much of each worker's standard error reaches Stderr
 	Logger        *slog.Logger      // worker failures and incomplete confinement
+	// StartTimeout bounds a worker's start: exec, runtime start-up, what the worker does
+	// before confining itself, confinement, Hello. Default 10 s.
+	StartTimeout time.Duration
 }
 
 // A Pool runs jobs on worker processes, one job at a time per worker. It is safe for
@@ -108,11 +111,14 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.StartTimeout <= 0 {
+		cfg.StartTimeout = startTimeout
+	}
 	if cfg.Stderr != nil {
 		cfg.Stderr = &syncWriter{w: cfg.Stderr}
 	}
 	p := &Pool{cfg: cfg, spawn: newSpawner(), slots: make(chan struct{}, cfg.Workers), all: map[*worker]struct{}{}}
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.StartTimeout)
 	defer cancel()
 	p.live = 1
 	w, err := p.start(ctx)
@@ -319,7 +325,7 @@ func (p *Pool) refill() {
 	p.bg.Add(1)
 	go func() {
 		defer p.bg.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), p.cfg.StartTimeout)
 		defer cancel()
 		w, err := p.start(ctx)
 		p.mu.Lock()

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -97,6 +98,7 @@ func trySeccomp() {
 	try("clone newuser", rawClone(uintptr(unix.CLONE_NEWUSER|unix.SIGCHLD)))
 	_, _, errno = unix.RawSyscall(unix.SYS_CLONE3, 0, 0, 0)
 	try("clone3", errno)
+	tryExecMemory(try)
 	// Locked goroutines each hold a thread: the runtime must start new ones.
 	var ready sync.WaitGroup
 	release := make(chan struct{})
@@ -111,6 +113,33 @@ func trySeccomp() {
 	ready.Wait()
 	close(release)
 	try("threads", nil)
+}
+
+// tryExecMemory tries every way to executable memory, and the writable memory every
+// decoder needs.
+func tryExecMemory(try func(string, error)) {
+	b, err := unix.Mmap(-1, 0, 4096, unix.PROT_READ|unix.PROT_EXEC, unix.MAP_ANON|unix.MAP_PRIVATE)
+	if err == nil {
+		_ = unix.Munmap(b)
+	}
+	try("mmap exec", err)
+	b, err = unix.Mmap(-1, 0, 4096, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
+	try("mmap rw", err)
+	if err != nil {
+		return
+	}
+	defer unix.Munmap(b)
+	try("mprotect rx", unix.Mprotect(b, unix.PROT_READ|unix.PROT_EXEC))
+	try("mprotect rwx", unix.Mprotect(b, unix.PROT_READ|unix.PROT_WRITE|unix.PROT_EXEC))
+	try("mprotect r", unix.Mprotect(b, unix.PROT_READ))
+	const readImpliesExec, shmExec = 0x0400000, 0o100000 // <linux/personality.h>, <linux/shm.h>
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	_, _, errno := unix.Syscall6(unix.SYS_PKEY_MPROTECT, p, uintptr(len(b)), unix.PROT_READ|unix.PROT_EXEC, ^uintptr(0), 0, 0)
+	try("pkey_mprotect rx", errno)
+	_, _, errno = unix.RawSyscall(unix.SYS_PERSONALITY, readImpliesExec, 0, 0)
+	try("personality", errno)
+	_, _, errno = unix.RawSyscall(unix.SYS_SHMAT, 0, 0, shmExec)
+	try("shmat", errno)
 }
 
 // rawClone forks with flags; a child that should never have been exits at once.
@@ -196,6 +225,8 @@ func testRestrict(t *testing.T, landlock bool) {
 		"kill group": "EPERM", "tkill parent": "EPERM", "setsid": "EPERM", "setpgid": "EPERM",
 		"unshare": "EPERM", "fork": "EPERM", "clone newuser": "EPERM", "clone3": "ENOSYS",
 		"getrlimit": "<nil>", "kill self": "<nil>", "tgkill self": "<nil>", "threads": "<nil>",
+		"mmap exec": "EPERM", "mprotect rx": "EPERM", "mprotect rwx": "EPERM", "pkey_mprotect rx": "EPERM",
+		"personality": "EPERM", "shmat": "EPERM", "mmap rw": "<nil>", "mprotect r": "<nil>",
 	} {
 		assert.Equal(t, want, lines[k], k)
 	}

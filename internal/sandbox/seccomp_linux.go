@@ -24,6 +24,9 @@ import (
 //     links, truncates or changes the owner, mode, times or attributes of a path;
 //   - namespaces and mounts: unshare, setns, mount, umount2, pivot_root, chroot, and the
 //     new mount API;
+//   - executable memory by other routes than mmap and mprotect (see execProtSyscalls):
+//     personality (READ_IMPLIES_EXEC would make every readable mapping executable) and
+//     shmat (SHM_EXEC);
 //   - kernel interfaces a decoder never needs: io_uring_setup (io_uring would also bypass
 //     this filter for the calls it queues), bpf, perf_event_open, userfaultfd, the key
 //     ring, fanotify, and what only root may do anyway (modules, kexec, reboot, swap,
@@ -42,6 +45,7 @@ var deniedSyscalls = []uint32{
 	unix.SYS_LINKAT, unix.SYS_SYMLINKAT, unix.SYS_TRUNCATE, unix.SYS_FCHMODAT, unix.SYS_FCHMODAT2,
 	unix.SYS_FCHOWNAT, unix.SYS_UTIMENSAT, unix.SYS_SETXATTR, unix.SYS_LSETXATTR,
 	unix.SYS_REMOVEXATTR, unix.SYS_LREMOVEXATTR,
+	unix.SYS_PERSONALITY, unix.SYS_SHMAT,
 	unix.SYS_UNSHARE, unix.SYS_SETNS, unix.SYS_MOUNT, unix.SYS_UMOUNT2, unix.SYS_PIVOT_ROOT,
 	unix.SYS_CHROOT, unix.SYS_OPEN_TREE, unix.SYS_MOVE_MOUNT, unix.SYS_FSOPEN, unix.SYS_FSCONFIG,
 	unix.SYS_FSMOUNT, unix.SYS_FSPICK, unix.SYS_MOUNT_SETATTR,
@@ -58,6 +62,14 @@ var deniedSyscalls = []uint32{
 // signal in clone, and is reachable only through clone3, which is refused whole).
 const cloneNewFlags = unix.CLONE_NEWNS | unix.CLONE_NEWCGROUP | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC |
 	unix.CLONE_NEWUSER | unix.CLONE_NEWPID | unix.CLONE_NEWNET
+
+// execProtSyscalls fail with EPERM when their prot argument (the third) asks for
+// PROT_EXEC: no page of a worker can become executable, so nothing a taken-over decoder
+// writes can be run as machine code, and wazero (the runtime of the AVIF and HEIC codecs),
+// whose compiler probes mprotect(PROT_READ|PROT_EXEC) when a codec first builds its
+// runtime, finds it refused and runs its interpreter instead. The Go runtime never asks
+// for executable memory.
+var execProtSyscalls = []uint32{unix.SYS_MMAP, unix.SYS_MPROTECT, unix.SYS_PKEY_MPROTECT}
 
 // x32Bit marks the x32 system-call ABI on amd64, which would otherwise reach the same
 // calls under other numbers.
@@ -91,7 +103,7 @@ func installSeccomp() error {
 // seccompFilter returns the BPF program for a process whose PID is self: kill the process
 // on a foreign architecture; fail with EPERM the deniedSyscalls and archDenied (and, with
 // x32, every x32 call); fail clone3 with ENOSYS, so that the runtime falls back on clone;
-// allow clone only for a thread (CLONE_THREAD) in no new namespace; allow kill and tgkill
+// fail execProtSyscalls asking for PROT_EXEC; allow clone only for a thread (CLONE_THREAD) in no new namespace; allow kill and tgkill
 // only to this process; allow prlimit64 only to read this process's limits; allow the rest.
 func seccompFilter(arch uint32, x32 bool, self uint32) ([]unix.SockFilter, error) {
 	// struct seccomp_data: int nr; __u32 arch; __u64 instruction_pointer; __u64 args[6],
@@ -115,6 +127,9 @@ func seccompFilter(arch uint32, x32 bool, self uint32) ([]unix.SockFilter, error
 	a.jeq(unix.SYS_KILL, "self0", "")
 	a.jeq(unix.SYS_TGKILL, "self0", "")
 	a.jeq(unix.SYS_PRLIMIT64, "prlimit", "")
+	for _, nr := range execProtSyscalls {
+		a.jeq(nr, "prot", "")
+	}
 	for _, nr := range append(append([]uint32(nil), deniedSyscalls...), archDenied...) {
 		a.jeq(nr, "deny", "")
 	}
@@ -140,6 +155,12 @@ func seccompFilter(arch uint32, x32 bool, self uint32) ([]unix.SockFilter, error
 	a.ld(argLo(0))
 	a.jeq(0, "allow", "")
 	a.jeq(self, "allow", "deny")
+
+	// mmap(addr, len, prot, ...), mprotect(addr, len, prot), pkey_mprotect(addr, len,
+	// prot, pkey): the kernel reads PROT_EXEC from prot's low word.
+	a.label("prot")
+	a.ld(argLo(2))
+	a.jset(unix.PROT_EXEC, "deny", "allow")
 
 	a.label("allow")
 	a.ret(unix.SECCOMP_RET_ALLOW)
