@@ -40,6 +40,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -176,6 +177,18 @@ type Info struct {
 	Height int
 	Frames int   // 1 for still images
 	Size   int64 // bytes of the original
+	// OrientedWidth and OrientedHeight are the size once EXIF orientation is applied:
+	// Width and Height, swapped for the orientations that turn the image a quarter.
+	// Renditions, and the fractions of a focal point, are in this frame.
+	OrientedWidth, OrientedHeight int
+	// Placeholder is a ThumbHash (github.com/evanw/thumbhash) of the oriented image in
+	// standard base64, about 30 characters, from which a page paints a blurred preview
+	// before a rendition arrives; Color is the image's average colour as "#rrggbb". Put
+	// computes both from its proving decode (in the decode worker under WithIsolation),
+	// from a copy of at most 100×100 pixels. Images stored before they existed, or whose
+	// metadata was rebuilt from the original, and a transparent image's Color, have "".
+	Placeholder string
+	Color       string
 }
 
 // A Rendition is an open, seekable stream of encoded bytes plus what an HTTP response
@@ -214,7 +227,8 @@ type Cache struct {
 	count    counters
 	hot      *lru.Cache[*renderResult] // rendition key → encoded rendition
 	metas    *lru.Cache[originalMeta]  // ID → metadata
-	// deletes counts Deletes, so a metadata read racing one is not cached (see loadMeta).
+	// deletes counts Deletes and Purges, so a metadata read racing one is not cached (see
+	// loadMeta).
 	deletes atomic.Int64
 	iso     *isolator // decode worker processes (WithIsolation); nil: decode in process
 
@@ -371,6 +385,46 @@ func (c *Cache) Delete(ctx context.Context, id ID) error {
 	if err != nil {
 		return storeErr("delete "+id.short(), err)
 	}
+	return nil
+}
+
+// Purge removes every rendition of a stored image and keeps the original and its
+// metadata: the next Get of any Spec renders again from the original (after an encoder
+// upgrade, say). It drops the renditions from the memory tier, the local disk and, with
+// WithBucket, from the bucket, and records the Purge in the image's metadata, so that
+// every other node sharing the bucket misses what it still holds in its own tiers (left
+// there for their quotas to evict). A Get rendering while Purge runs may store its
+// rendition after it. Purge returns an error wrapping ErrNotFound when there is no such
+// ID, ErrInvalidSpec for a malformed one, and ErrStorage (or the context's error) when
+// the store fails; a Purge that failed part way may be retried.
+func (c *Cache) Purge(ctx context.Context, id ID) error {
+	if err := c.enter(); err != nil {
+		return err
+	}
+	defer c.leave()
+	if _, err := ParseID(string(id)); err != nil {
+		return err
+	}
+	m, err := c.readMeta(ctx, id) // the store's, not the memory tier's
+	if err != nil {
+		return err
+	}
+	m.Purges++
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("encode metadata: %w: %w", ErrStorage, err)
+	}
+	c.deletes.Add(1) // a metadata read racing this one is not cached (see loadMeta)
+	if err := c.store.ReplaceMeta(ctx, string(id), raw); err != nil {
+		return storeErr("purge "+id.short(), err)
+	}
+	c.deletes.Add(1) // and one that read the old metadata meanwhile
+	c.metas.RemoveOwner(string(id))
+	c.hot.RemoveOwner(string(id))
+	if err := c.store.DropRenditions(ctx, string(id)); err != nil {
+		return storeErr("purge "+id.short(), err)
+	}
+	c.hot.RemoveOwner(string(id))
 	return nil
 }
 

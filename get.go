@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"time"
 )
 
@@ -80,7 +81,7 @@ func (c *Cache) get(ctx context.Context, id ID, spec Spec, accept string, o *Out
 		return nil, err
 	}
 	o.Output = cs.Format
-	key := renditionKey(id, cs)
+	key := m.renditionKey(id, cs)
 	if rr, ok := c.hot.Get(key); ok {
 		c.count.hits.Add(1)
 		c.count.memoryHits.Add(1)
@@ -128,6 +129,17 @@ func (c *Cache) get(ctx context.Context, id ID, spec Spec, accept string, o *Out
 // renditionKey names the rendition of id under canonical spec s: hex digits only.
 func renditionKey(id ID, s Spec) string {
 	sum := sha256.Sum256([]byte("fastimagecache rendition\x00" + string(id) + "\x00" + s.key()))
+	return hex.EncodeToString(sum[:])
+}
+
+// renditionKey names the rendition of id, whose metadata is m, under canonical spec s:
+// the package's renditionKey, made new by every Purge of id.
+func (m originalMeta) renditionKey(id ID, s Spec) string {
+	if m.Purges == 0 {
+		return renditionKey(id, s)
+	}
+	sum := sha256.Sum256([]byte("fastimagecache rendition\x00" + string(id) + "\x00" + s.key() +
+		"\x00purges=" + strconv.FormatInt(m.Purges, 10)))
 	return hex.EncodeToString(sum[:])
 }
 

@@ -32,6 +32,8 @@ type HandlerOptions struct {
 	Presets map[string]Spec
 	// SigningKey, when set, also allows arbitrary renditions at GET /{id}?w=&h=&fit=&fmt=&q=&enlarge=&sig=,
 	// where sig is the HMAC-SHA256 of the canonical query under this key (see SignedPath).
+	// A Cover crop's gravity and focal point add g= (a Gravity's name) and fx=, fy=
+	// (fractions such as 0.25, at most three decimals) when set.
 	// Without a key, only presets are served, so one client cannot fill the disk with sizes.
 	SigningKey []byte
 }
@@ -301,6 +303,11 @@ type infoJSON struct {
 	Height int    `json:"height"`
 	Frames int    `json:"frames"`
 	Size   int64  `json:"size"`
+
+	OrientedWidth  int    `json:"oriented_width"`
+	OrientedHeight int    `json:"oriented_height"`
+	Placeholder    string `json:"placeholder,omitempty"` // ThumbHash, standard base64
+	Color          string `json:"color,omitempty"`       // "#rrggbb"
 }
 
 // capQuote escapes a user-supplied string for a log field and caps its length.
@@ -322,7 +329,15 @@ func signedQuery(s Spec) string {
 	if s.Enlarge {
 		enlarge = 1
 	}
-	return fmt.Sprintf("w=%d&h=%d&fit=%s&fmt=%s&q=%d&enlarge=%d", s.Width, s.Height, s.Fit, s.Format, s.Quality, enlarge)
+	q := fmt.Sprintf("w=%d&h=%d&fit=%s&fmt=%s&q=%d&enlarge=%d", s.Width, s.Height, s.Fit, s.Format, s.Quality, enlarge)
+	// The crop's parameters only when set, so URLs signed before they existed still verify.
+	if s.Gravity != Center {
+		q += "&g=" + s.Gravity.String()
+	}
+	if fx, fy := permille(s.FocusX), permille(s.FocusY); fx != 0 || fy != 0 {
+		q += "&fx=" + formatPermille(fx) + "&fy=" + formatPermille(fy)
+	}
+	return q
 }
 
 func sign(key []byte, id ID, s Spec) string {
@@ -348,13 +363,13 @@ func (h *handler) signedSpec(id ID, rawQuery string) (Spec, *httpError) {
 		return Spec{}, errBadSpec
 	}
 	var s Spec
-	for k, v := range q {
+	for key, v := range q {
 		if len(v) != 1 {
 			return Spec{Format: Format(q.Get("fmt"))}, errBadSpec // the format only, for Vary
 		}
 		val := v[0]
 		var perr error
-		switch k {
+		switch key {
 		case "w":
 			s.Width, perr = parseSmallInt(val)
 		case "h":
@@ -379,6 +394,21 @@ func (h *handler) signedSpec(id ID, rawQuery string) (Spec, *httpError) {
 				s.Enlarge = true
 			default:
 				perr = errBadSpec
+			}
+		case "g":
+			var ok bool
+			if s.Gravity, ok = parseGravity(val); !ok {
+				perr = errBadSpec
+			}
+		case "fx", "fy":
+			k, ok := parsePermille(val)
+			switch {
+			case !ok:
+				perr = errBadSpec
+			case key == "fx":
+				s.FocusX = float64(k) / 1000
+			default:
+				s.FocusY = float64(k) / 1000
 			}
 		case "sig":
 		default:

@@ -72,7 +72,10 @@ func TestHandlerUpload(t *testing.T) {
 	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
 	var info infoJSON
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &info))
-	assert.Equal(t, infoJSON{ID: idOf(img), Format: JPEG, Width: 100, Height: 50, Frames: 1, Size: int64(len(img))}, info)
+	assert.NotEmpty(t, info.Placeholder)
+	assert.Len(t, info.Color, 7)
+	info.Placeholder, info.Color = "", "" // TestUploadAnswersPlaceholder
+	assert.Equal(t, infoJSON{ID: idOf(img), Format: JPEG, Width: 100, Height: 50, Frames: 1, Size: int64(len(img)), OrientedWidth: 100, OrientedHeight: 50}, info)
 
 	body, ct := multipartBody(t, "file", "photo.jpg", "image/jpeg", img)
 	req = httptest.NewRequest("POST", "/", body)

@@ -284,10 +284,15 @@ func runJob(q *workerproto.Request, out io.Writer, memLimit int64, opts workerOp
 		opts.jobStart()
 	}
 	if q.Kind == workerproto.KindProve {
-		if _, err := decodeImage(ctx, q.Data, h, proveOpts); err != nil {
+		dec, err := decodeImage(ctx, q.Data, h, proveOpts)
+		if err != nil {
 			return failure(ctx, err)
 		}
-		return &workerproto.Response{Code: workerproto.OK}
+		ph, err := placeholderOf(dec.img, h.orientation)
+		if err != nil {
+			return failure(ctx, err)
+		}
+		return &workerproto.Response{Code: workerproto.OK, Placeholder: ph.hash, Color: ph.color}
 	}
 	r, err := render(ctx, q.Data, h, specFromProto(q.Spec))
 	if err != nil {
@@ -345,14 +350,20 @@ func (c *Cache) renderImage(ctx context.Context, data []byte, h header, s Spec) 
 	return c.iso.render(ctx, data, h, s)
 }
 
-// proveImage decodes data (inspected as h) in full to prove it sound: in a worker when
-// the Cache isolates decoding, which keeps the pixels, in this process otherwise, where
-// they are returned for eager renditions.
-func (c *Cache) proveImage(ctx context.Context, data []byte, h header) (decoded, error) {
+// proveImage decodes data (inspected as h) in full to prove it sound, and computes its
+// placeholder: in a worker when the Cache isolates decoding, which keeps the pixels, in
+// this process otherwise, where they are returned for eager renditions.
+func (c *Cache) proveImage(ctx context.Context, data []byte, h header) (decoded, placeholder, error) {
 	if c.iso == nil {
-		return decodeImage(ctx, data, h, proveOpts)
+		dec, err := decodeImage(ctx, data, h, proveOpts)
+		if err != nil {
+			return decoded{}, placeholder{}, err
+		}
+		ph, err := placeholderOf(dec.img, h.orientation)
+		return dec, ph, err
 	}
-	return decoded{}, c.iso.prove(ctx, data, h)
+	ph, err := c.iso.prove(ctx, data, h)
+	return decoded{}, ph, err
 }
 
 // isolator runs one Cache's render and proving jobs on its worker pool, and checks their
@@ -449,15 +460,18 @@ func (p *isolator) render(ctx context.Context, data []byte, h header, s Spec) (r
 }
 
 // prove runs a proving decode.
-func (p *isolator) prove(ctx context.Context, data []byte, h header) error {
+func (p *isolator) prove(ctx context.Context, data []byte, h header) (placeholder, error) {
 	resp, err := p.do(ctx, p.request(ctx, workerproto.KindProve, data), workerproto.ResponseOverhead)
 	if err != nil {
-		return err
+		return placeholder{}, err
 	}
 	if len(resp.Data) != 0 || resp.Width != 0 || resp.Height != 0 || resp.Format != "" {
-		return fmt.Errorf("decode worker answered a proving decode of %s with a rendition: %w", h.format, ErrCorrupt)
+		return placeholder{}, fmt.Errorf("decode worker answered a proving decode of %s with a rendition: %w", h.format, ErrCorrupt)
 	}
-	return nil
+	if resp.Placeholder == "" || !validPlaceholder(resp.Placeholder, resp.Color) {
+		return placeholder{}, fmt.Errorf("decode worker answered a proving decode of %s with a malformed placeholder: %w", h.format, ErrCorrupt)
+	}
+	return placeholder{hash: resp.Placeholder, color: resp.Color}, nil
 }
 
 // request builds a job for data. Its timeout is what is left of ctx (DecodeTimeout at
@@ -493,11 +507,13 @@ func (p *isolator) do(ctx context.Context, q *workerproto.Request, maxResp int64
 }
 
 func specToProto(s Spec) workerproto.Spec {
-	return workerproto.Spec{Width: int64(s.Width), Height: int64(s.Height), Fit: int64(s.Fit), Format: string(s.Format), Quality: int64(s.Quality), Enlarge: s.Enlarge}
+	return workerproto.Spec{Width: int64(s.Width), Height: int64(s.Height), Fit: int64(s.Fit), Format: string(s.Format), Quality: int64(s.Quality), Enlarge: s.Enlarge,
+		Gravity: int64(s.Gravity), Focus: [2]int64{int64(permille(s.FocusX)), int64(permille(s.FocusY))}}
 }
 
 func specFromProto(s workerproto.Spec) Spec {
-	return Spec{Width: int(s.Width), Height: int(s.Height), Fit: Fit(s.Fit), Format: Format(s.Format), Quality: int(s.Quality), Enlarge: s.Enlarge}
+	return Spec{Width: int(s.Width), Height: int(s.Height), Fit: Fit(s.Fit), Format: Format(s.Format), Quality: int(s.Quality), Enlarge: s.Enlarge,
+		Gravity: Gravity(s.Gravity), FocusX: float64(s.Focus[0]) / 1000, FocusY: float64(s.Focus[1]) / 1000}
 }
 
 func limitsToProto(l Limits) workerproto.Limits {

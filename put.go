@@ -106,9 +106,11 @@ func (c *Cache) ingestObserved(ctx context.Context, r io.Reader, pc putConfig) (
 	if err := c.prepareCodecs(ctx, h.format, "", int64(cap(data))); err != nil {
 		return Info{}, h, n, false, err
 	}
-	if err := c.proveAndRenderEager(ctx, data, h, eager); err != nil {
+	ph, err := c.proveAndRenderEager(ctx, data, h, eager)
+	if err != nil {
 		return Info{}, h, n, false, err
 	}
+	m.Placeholder, m.Color = ph.hash, ph.color
 	raw, err := json.Marshal(m)
 	if err != nil {
 		return Info{}, h, n, false, fmt.Errorf("encode metadata: %w: %w", ErrStorage, err)
@@ -143,7 +145,7 @@ func (c *Cache) eagerSpecs(id ID, m originalMeta) []eagerRendition {
 			if err != nil || c.outputUsable(cs.Format) != nil {
 				continue // as a Get of it would fail: nothing to render
 			}
-			key := renditionKey(id, cs)
+			key := m.renditionKey(id, cs)
 			if !slices.ContainsFunc(out, func(e eagerRendition) bool { return e.key == key }) {
 				out = append(out, eagerRendition{spec: cs, key: key})
 			}
@@ -153,16 +155,17 @@ func (c *Cache) eagerSpecs(id ID, m originalMeta) []eagerRendition {
 }
 
 // proveAndRenderEager runs the proving decode of data (inspected as h) and, under the same
-// reservation and in the same goroutine, renders from its pixels the eager renditions that
-// can come from it (see fromProof), recording each one's outcome in eager. The pixels are
-// dropped when it returns; the renditions not rendered here are left to storeEager.
+// reservation and in the same goroutine, computes the placeholder from its pixels (in
+// the worker, when decoding is isolated) and renders from them the eager renditions that can come from it
+// (see fromProof), recording each one's outcome in eager. The pixels are dropped when it
+// returns; the renditions not rendered here are left to storeEager.
 //
 // Only the proof decides the result: a deadline that fires after the proof succeeded, in
 // an eager render, fails those renditions, not the Put. The eager results are written by
 // the decode goroutine into a slice of its own and copied into eager only when run has
 // returned because that goroutine did (a run that gives up on a deadline returns while
 // the goroutine may still be writing).
-func (c *Cache) proveAndRenderEager(ctx context.Context, data []byte, h header, eager []eagerRendition) error {
+func (c *Cache) proveAndRenderEager(ctx context.Context, data []byte, h header, eager []eagerRendition) (placeholder, error) {
 	// The reservation counts the input buffer whole: readLimited may leave its capacity
 	// up to twice its length.
 	setup := c.setupBytes(h.format, "")
@@ -189,13 +192,15 @@ func (c *Cache) proveAndRenderEager(ctx context.Context, data []byte, h header, 
 		results[j] = eagerRendition{spec: eager[i].spec, key: eager[i].key}
 	}
 	var proved atomic.Bool
+	var ph atomic.Pointer[placeholder] // stored before proved, by the decode goroutine
 	err := c.runHolding(ctx, base+extra, int64(cap(data)), func(ctx context.Context) error {
 		dctx, dob := c.begin(ctx, OpDecode)
-		dec, err := c.proveImage(dctx, data, h)
+		dec, p, err := c.proveImage(dctx, data, h)
 		dob.done(err, Outcome{Format: h.format})
 		if err != nil {
 			return err
 		}
+		ph.Store(&p)
 		proved.Store(true)
 		for j := range results {
 			r := &results[j]
@@ -214,13 +219,17 @@ func (c *Cache) proveAndRenderEager(ctx context.Context, data []byte, h header, 
 		}
 		return nil
 	})
+	var p placeholder
+	if proved.Load() && ph.Load() != nil {
+		p = *ph.Load()
+	}
 	switch {
 	case err == nil:
 		// run returned fn's own result, so the goroutine has finished with results.
 		for j, i := range from {
 			eager[i].out, eager[i].err, eager[i].done = results[j].out, results[j].err, results[j].done
 		}
-		return nil
+		return p, nil
 	case proved.Load() && ctx.Err() == nil:
 		// The proof succeeded; an eager render then failed the run (its deadline fired, or
 		// it panicked) and may still be running: its results are never read, and those
@@ -228,9 +237,9 @@ func (c *Cache) proveAndRenderEager(ctx context.Context, data []byte, h header, 
 		for _, i := range from {
 			eager[i].done, eager[i].err = true, err
 		}
-		return nil
+		return p, nil
 	}
-	return err
+	return placeholder{}, err
 }
 
 // fromProof reports whether the eager rendition s of an image with header h can be

@@ -25,7 +25,7 @@ type Fit int
 // The fits.
 const (
 	Contain Fit = iota // scale to fit inside Width x Height, keep aspect ratio (the zero value)
-	Cover              // scale to cover the box, then crop the centre
+	Cover              // scale to cover the box, then crop (the centre, unless Spec says otherwise)
 )
 
 // String returns "contain" or "cover".
@@ -60,6 +60,14 @@ type Spec struct {
 	// scaled up: a box bigger than the source gives the source's size (Contain) or a crop of
 	// it (Cover).
 	Enlarge bool
+	// Gravity and FocusX, FocusY choose the part a Cover crop keeps; they are ignored for
+	// Contain. The focal point is given in fractions 0..1 of the oriented image's width
+	// and height (0,0 its top-left corner), kept to 1/1000; the crop is centred on it, then
+	// moved inside the image. The focal point is unset when both fractions round to 0 (a
+	// point at the corner itself crops as NorthWest does); set, it overrides Gravity.
+	// Unset, Gravity picks the centre (the zero value), an edge or a corner.
+	Gravity        Gravity
+	FocusX, FocusY float64
 }
 
 // The default qualities, by output format (see Spec.Quality).
@@ -109,12 +117,12 @@ func (s Spec) canonical(lim Limits, src Info, alpha bool) (Spec, error) {
 	if s.Width == 0 && s.Height == 0 {
 		s.Enlarge = false
 	}
-	return s, nil
+	return s.canonicalCrop()
 }
 
 // key is the canonical Spec's name inside the store, together with the ID.
 func (s Spec) key() string {
-	return fmt.Sprintf("v1 w=%d h=%d fit=%s fmt=%s q=%d enlarge=%t", s.Width, s.Height, s.Fit, s.Format, s.Quality, s.Enlarge)
+	return fmt.Sprintf("v1 w=%d h=%d fit=%s fmt=%s q=%d enlarge=%t", s.Width, s.Height, s.Fit, s.Format, s.Quality, s.Enlarge) + s.cropKey()
 }
 
 // defaultQuality is the quality a Spec of output format f gets when it gives none; 0 for
@@ -288,22 +296,9 @@ func transform(src image.Image, h header, s Spec) image.Image {
 		img = orient(img, h.orientation)
 	}
 	if ow != rw || oh != rh {
-		img = cropCenter(img, ow, oh)
+		img = crop(img, ow, oh, s)
 	}
 	return img
-}
-
-// cropCenter returns the centred w×h part of img (as imaging.CropCenter places it), as a
-// view into img where its type allows, so a YCbCr result stays YCbCr for the encoder.
-func cropCenter(img image.Image, w, h int) image.Image {
-	b := img.Bounds()
-	r := image.Rect(0, 0, w, h).Add(b.Min.Add(image.Pt((b.Dx()-w)/2, (b.Dy()-h)/2)))
-	if s, ok := img.(interface {
-		SubImage(image.Rectangle) image.Image
-	}); ok {
-		return s.SubImage(r)
-	}
-	return imaging.Crop(img, r)
 }
 
 // orient applies an EXIF orientation (1..8).

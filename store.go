@@ -23,6 +23,9 @@ type storage interface {
 	OriginalMeta(ctx context.Context, id string) ([]byte, error)
 	ReplaceMeta(ctx context.Context, id string, meta []byte) error
 	Delete(ctx context.Context, id string) error
+	// DropRenditions removes every rendition of id that this node can reach (its local
+	// tier and the bucket), and nothing else; removing none is not an error.
+	DropRenditions(ctx context.Context, id string) error
 	PutRendition(ctx context.Context, id, key string, meta, payload []byte) error
 	// OpenRendition opens a stored rendition; limit bounds a payload read over the network.
 	OpenRendition(ctx context.Context, id, key string, limit int64) (*storedRendition, error)
@@ -96,18 +99,32 @@ type originalMeta struct {
 	Frames int    `json:"frames"`
 	Size   int64  `json:"size"`
 	Alpha  bool   `json:"alpha"`
+	// Purges counts Purges of the ID; it is part of every rendition key (see
+	// renditionKey), so a Purge seen by a node makes it miss what it held before.
+	Purges int64 `json:"purges,omitempty"`
+	// Orientation is the EXIF orientation, 1..8; 0 in metadata written before it was
+	// recorded, which readMeta rebuilds.
+	Orientation int `json:"orientation,omitempty"`
+	// Placeholder (a ThumbHash, base64) and Color ("#rrggbb") come from the proving decode
+	// at Put; empty in metadata written before them, or rebuilt without a decode.
+	Placeholder string `json:"placeholder,omitempty"`
+	Color       string `json:"color,omitempty"`
 }
 
 func metaOf(h header, size int64) originalMeta {
-	return originalMeta{Format: h.format, Width: h.width, Height: h.height, Frames: h.frames, Size: size, Alpha: h.alpha}
+	return originalMeta{Format: h.format, Width: h.width, Height: h.height, Frames: h.frames, Size: size, Alpha: h.alpha,
+		Orientation: max(1, h.orientation)}
 }
 
 func (m originalMeta) info(id ID) Info {
-	return Info{ID: id, Format: m.Format, Width: m.Width, Height: m.Height, Frames: m.Frames, Size: m.Size}
+	ow, oh := orientedSize(m.Width, m.Height, m.Orientation)
+	return Info{ID: id, Format: m.Format, Width: m.Width, Height: m.Height, Frames: m.Frames, Size: m.Size,
+		OrientedWidth: ow, OrientedHeight: oh, Placeholder: m.Placeholder, Color: m.Color}
 }
 
 func (m originalMeta) valid() bool {
-	return m.Format.known() && m.Width > 0 && m.Height > 0 && m.Frames > 0 && m.Size > 0
+	return m.Format.known() && m.Width > 0 && m.Height > 0 && m.Frames > 0 && m.Size > 0 &&
+		m.Orientation >= 0 && m.Orientation <= 8 && m.Purges >= 0 && validPlaceholder(m.Placeholder, m.Color)
 }
 
 // loadMeta reads an original's metadata, from the memory tier when it has it (local
@@ -156,8 +173,14 @@ func (c *Cache) readMeta(ctx context.Context, id ID) (originalMeta, error) {
 	}
 	var m originalMeta
 	if err == nil && json.Unmarshal(raw, &m) == nil && m.valid() {
-		return m, nil
+		if m.Orientation != 0 {
+			return m, nil
+		}
+		// Written before the orientation was recorded: rebuilt, keeping what it has.
+	} else {
+		m = originalMeta{}
 	}
+	kept := m
 	data, err := c.store.Original(ctx, string(id))
 	if err != nil {
 		if errors.Is(err, ErrCorrupt) || errors.Is(err, ErrNotFound) {
@@ -170,6 +193,7 @@ func (c *Cache) readMeta(ctx context.Context, id ID) (originalMeta, error) {
 		return originalMeta{}, err
 	}
 	m = metaOf(h, int64(len(data)))
+	m.Purges, m.Placeholder, m.Color = kept.Purges, kept.Placeholder, kept.Color
 	raw, err = json.Marshal(m)
 	if err == nil {
 		err = c.store.ReplaceMeta(ctx, string(id), raw)

@@ -149,6 +149,15 @@ func (s *bucketStorage) Delete(ctx context.Context, id string) error {
 	return s.bucketErr(err)
 }
 
+// DropRenditions removes the renditions of id from the bucket, then from this node's
+// local tier.
+func (s *bucketStorage) DropRenditions(ctx context.Context, id string) error {
+	if err := s.remote.RemoveRenditions(ctx, id); err != nil {
+		return s.bucketErr(err)
+	}
+	return diskErr(s.local.DropRenditions(ctx, id))
+}
+
 // PutRendition writes the rendition to the bucket (for every node), then to the local tier.
 func (s *bucketStorage) PutRendition(ctx context.Context, id, key string, meta, payload []byte) error {
 	if err := s.remote.PutRendition(ctx, id, key, meta, payload); err != nil {

@@ -76,6 +76,10 @@ func (s diskStorage) Delete(ctx context.Context, id string) error {
 	return diskErr(s.d.Delete(ctx, id))
 }
 
+func (s diskStorage) DropRenditions(ctx context.Context, id string) error {
+	return diskErr(s.d.DropRenditions(ctx, id))
+}
+
 func (s diskStorage) PutRendition(ctx context.Context, id, key string, meta, payload []byte) error {
 	return diskErr(s.d.PutRendition(ctx, id, key, meta, payload))
 }

@@ -409,8 +409,23 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	if err := s.remove(ctx, metaKey(id)); err != nil {
 		return err
 	}
+	if err := s.RemoveRenditions(ctx, id); err != nil {
+		return err
+	}
+	if !had {
+		return fmt.Errorf("blobstore: delete: %w", ErrNotExist)
+	}
+	return nil
+}
+
+// RemoveRenditions deletes every rendition of id, and nothing else. Removing none is not
+// an error.
+func (s *Store) RemoveRenditions(ctx context.Context, id string) error {
+	if !ValidKey(id) {
+		return ErrInvalidKey
+	}
 	var keys []string
-	err = s.do(ctx, "list", func() error {
+	err := s.do(ctx, "list", func() error {
 		keys = keys[:0]
 		it := s.b.List(&blob.ListOptions{Prefix: renditionPrefix(id)})
 		for {
@@ -431,9 +446,6 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 		if err := s.remove(ctx, k); err != nil {
 			return err
 		}
-	}
-	if !had {
-		return fmt.Errorf("blobstore: delete: %w", ErrNotExist)
 	}
 	return nil
 }

@@ -148,6 +148,8 @@ type Spec struct {
 	Format        string
 	Quality       int64
 	Enlarge       bool
+	Gravity       int64
+	Focus         [2]int64 // thousandths of the oriented width and height; 0, 0: none
 }
 
 // Request is one job.
@@ -170,8 +172,16 @@ type Response struct {
 	Format  string
 	Width   int64
 	Height  int64
-	Data    []byte
+	// Placeholder and Color answer a proving decode: the image's placeholder (a base64
+	// ThumbHash and a "#rrggbb" colour, as the host stores them), each at most
+	// MaxPlaceholderBytes; the host checks their form.
+	Placeholder string
+	Color       string
+	Data        []byte
 }
+
+// MaxPlaceholderBytes bounds Response.Placeholder and Response.Color.
+const MaxPlaceholderBytes = 64
 
 // WriteSetup writes s as one frame.
 func WriteSetup(w io.Writer, s Setup) error {
@@ -270,6 +280,9 @@ func WriteRequest(w io.Writer, q *Request) error {
 	e.str(s.Format)
 	e.i64(s.Quality)
 	e.bool(s.Enlarge)
+	e.i64(s.Gravity)
+	e.i64(s.Focus[0])
+	e.i64(s.Focus[1])
 	return e.writeWithData(w, q.Data)
 }
 
@@ -292,7 +305,8 @@ func ReadRequest(r io.Reader, max int64) (*Request, error) {
 	for range n {
 		l.Formats = append(l.Formats, d.str(maxShortString))
 	}
-	q.Spec = Spec{Width: d.i64(), Height: d.i64(), Fit: d.i64(), Format: d.str(maxShortString), Quality: d.i64(), Enlarge: d.bool()}
+	q.Spec = Spec{Width: d.i64(), Height: d.i64(), Fit: d.i64(), Format: d.str(maxShortString), Quality: d.i64(), Enlarge: d.bool(), Gravity: d.i64()}
+	q.Spec.Focus = [2]int64{d.i64(), d.i64()}
 	q.Data = d.rest()
 	if err := d.finish(); err != nil {
 		return nil, err
@@ -339,6 +353,11 @@ func WriteResponse(w io.Writer, p *Response) error {
 	e.str(p.Format)
 	e.i64(p.Width)
 	e.i64(p.Height)
+	if len(p.Placeholder) > MaxPlaceholderBytes || len(p.Color) > MaxPlaceholderBytes {
+		return fmt.Errorf("placeholder of %d+%d bytes: %w", len(p.Placeholder), len(p.Color), ErrMalformed)
+	}
+	e.str(p.Placeholder)
+	e.str(p.Color)
 	return e.writeWithData(w, p.Data)
 }
 
@@ -356,6 +375,8 @@ func ReadResponse(r io.Reader, max int64) (*Response, error) {
 	p.Format = d.str(maxShortString)
 	p.Width = d.i64()
 	p.Height = d.i64()
+	p.Placeholder = d.str(MaxPlaceholderBytes)
+	p.Color = d.str(MaxPlaceholderBytes)
 	p.Data = d.rest()
 	if err := d.finish(); err != nil {
 		return nil, err

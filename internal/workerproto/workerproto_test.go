@@ -30,7 +30,7 @@ func TestRoundTrip(t *testing.T) {
 	req := &Request{
 		Seq: 42, Kind: KindRender, Timeout: 9 * time.Second,
 		Limits: Limits{MaxBytes: 1, MaxWidth: 2, MaxHeight: 3, MaxPixels: 4, MaxFrames: 5, MaxTotalPixels: 6, Formats: []string{"jpeg", "png"}},
-		Spec:   Spec{Width: 320, Height: 240, Fit: 1, Format: "jpeg", Quality: 82, Enlarge: true},
+		Spec:   Spec{Width: 320, Height: 240, Fit: 1, Format: "jpeg", Quality: 82, Enlarge: true, Gravity: 7, Focus: [2]int64{250, 1000}},
 		Data:   []byte("\xff\xd8 not really a jpeg"),
 	}
 	require.NoError(t, WriteRequest(&b, req))
@@ -43,7 +43,7 @@ func TestRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, uint64(42), seq)
 
-	resp := &Response{Seq: 42, Code: OK, Format: "jpeg", Width: 320, Height: 240, Data: []byte("pixels")}
+	resp := &Response{Seq: 42, Code: OK, Format: "jpeg", Width: 320, Height: 240, Placeholder: "AAgCBw==", Color: "#fb0000", Data: []byte("pixels")}
 	require.NoError(t, WriteResponse(&b, resp))
 	gotResp, err := ReadResponse(&b, 1<<10)
 	require.NoError(t, err)
