@@ -1,71 +1,179 @@
-// The upload page: sends the chosen file to the library's handler and shows its
-// thumbnails, or the handler's rejection message. No user string is ever inserted as HTML.
+// The upload page: sends the chosen or dropped file to the library's handler with real
+// progress, paints each preset's placeholder (the upload's ThumbHash, else its dominant
+// colour) at once, then its rendition, labelled with preset, pixel size, bytes and format;
+// or shows the handler's rejection. The presets are the server's own (GET /api/presets).
+// No user string is ever inserted as HTML.
 "use strict";
 (function () {
   const form = document.getElementById("upload");
   const input = document.getElementById("file");
+  const drop = document.getElementById("drop");
   const status = document.getElementById("status");
+  const progress = document.getElementById("progress");
   const gallery = document.getElementById("gallery");
+  const presets = fetch("/api/presets").then((r) => r.json()).catch(() => []);
 
   function say(text, kind) {
     status.textContent = text;
     status.className = kind;
   }
 
-  // showFormat labels a rendition with the format it was served in: the presets are Auto,
-  // so the server picked it from this browser's Accept header. The Content-Type the image
-  // arrived with comes from Resource Timing where the browser reports it, else from a HEAD
-  // request with the Accept header of a browser that decodes AVIF and WebP.
-  async function showFormat(img, label, preset) {
-    let type = "";
-    const seen = performance.getEntriesByName(img.currentSrc || img.src);
-    if (seen.length && seen[seen.length - 1].contentType) {
-      type = seen[seen.length - 1].contentType;
-    } else {
-      try {
-        const res = await fetch(img.src, { method: "HEAD", headers: { Accept: "image/avif,image/webp,*/*" } });
-        type = res.headers.get("Content-Type") || "";
-      } catch (e) {
-        type = "";
-      }
-    }
-    label.textContent = preset + ": " + (type.startsWith("image/") ? type.slice(6) : "?");
+  // send uploads file with XMLHttpRequest, whose upload events report the bytes sent.
+  function send(file) {
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", "/api/images");
+      xhr.responseType = "json";
+      xhr.upload.addEventListener("progress", (ev) => {
+        if (!ev.lengthComputable) return;
+        const pct = Math.floor(100 * ev.loaded / ev.total);
+        progress.value = pct;
+        progress.dataset.seen = (progress.dataset.seen ? progress.dataset.seen + "," : "") + pct;
+        say("Uploading… " + pct + "% of " + kb(ev.total), "");
+      });
+      xhr.upload.addEventListener("load", () => say("Uploaded; checking and decoding…", ""));
+      xhr.addEventListener("load", () => resolve({ status: xhr.status, body: xhr.response }));
+      xhr.addEventListener("error", reject);
+      const data = new FormData();
+      data.append("file", file);
+      xhr.send(data);
+    });
   }
 
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    if (!input.files.length) { say("Choose a file first.", "error"); return; }
-    const data = new FormData();
-    data.append("file", input.files[0]);
-    say("Uploading…", "");
-    let res, body;
+  function kb(n) {
+    return n < 1024 ? n + " B" : n < 1048576 ? (n / 1024).toFixed(1) + " kB" : (n / 1048576).toFixed(1) + " MB";
+  }
+
+  // boxSize is the size a preset renders an oriented w×h image at: what the placeholder
+  // takes until the rendition arrives.
+  function boxSize(p, w, h) {
+    const sx = p.width ? p.width / w : Infinity, sy = p.height ? p.height / h : Infinity;
+    if (p.fit === "cover" && p.width && p.height) {
+      const s = Math.min(1, Math.max(sx, sy));
+      return [Math.min(p.width, Math.round(w * s)), Math.min(p.height, Math.round(h * s))];
+    }
+    const s = Math.min(1, sx, sy);
+    return [Math.max(1, Math.round(w * s)), Math.max(1, Math.round(h * s))];
+  }
+
+  // paintPlaceholder draws the ThumbHash into canvas, or fills it with the dominant colour.
+  function paintPlaceholder(canvas, body) {
+    if (body.placeholder) {
+      try {
+        const bytes = Uint8Array.from(atob(body.placeholder), (c) => c.charCodeAt(0));
+        const t = thumbHashToRGBA(bytes);
+        canvas.width = t.w; canvas.height = t.h;
+        canvas.getContext("2d").putImageData(new ImageData(t.rgba, t.w, t.h), 0, 0);
+        canvas.dataset.painted = "thumbhash";
+        return;
+      } catch (e) { /* fall back to the colour */ }
+    }
+    if (body.color) {
+      canvas.width = 1; canvas.height = 1;
+      const ctx = canvas.getContext("2d");
+      ctx.fillStyle = body.color;
+      ctx.fillRect(0, 0, 1, 1);
+      canvas.dataset.painted = "color";
+    }
+  }
+
+  // describe labels a loaded rendition. Its bytes and Content-Type come from Resource
+  // Timing where the browser reports them, else from a HEAD request with the Accept
+  // header of a browser that decodes AVIF and WebP (the presets may be Auto).
+  async function describe(img, label, name) {
+    let type = "", size = 0;
+    const seen = performance.getEntriesByName(img.currentSrc || img.src);
+    if (seen.length) {
+      type = seen[seen.length - 1].contentType || "";
+      size = seen[seen.length - 1].decodedBodySize || 0;
+    }
+    if (!type || !size) {
+      try {
+        const res = await fetch(img.src, { method: "HEAD", headers: { Accept: "image/avif,image/webp,*/*" } });
+        type = type || res.headers.get("Content-Type") || "";
+        size = size || Number(res.headers.get("Content-Length")) || 0;
+      } catch (e) { /* leave what is known */ }
+    }
+    const format = type.startsWith("image/") ? type.slice(6) : "?";
+    label.dataset.format = format;
+    label.textContent = name + " · " + img.naturalWidth + "×" + img.naturalHeight + " · " + (size ? kb(size) : "? B") + " · " + format;
+  }
+
+  async function upload(file) {
+    if (!file) { say("Choose a file first.", "error"); return; }
+    progress.hidden = false;
+    progress.value = 0;
+    progress.dataset.seen = "";
+    say("Uploading… 0% of " + kb(file.size), "");
+    let res;
     try {
-      res = await fetch("/api/images", { method: "POST", body: data });
-      body = await res.json();
+      res = await send(file);
     } catch (e) {
+      progress.hidden = true;
       say("Upload failed: the server did not answer.", "error");
       return;
     }
-    if (!res.ok) {
-      say("Rejected (" + body.error + "): " + body.message, "error");
+    progress.hidden = true;
+    const body = res.body || {};
+    if (res.status !== 200 && res.status !== 201) {
+      say("Rejected (" + (body.error || res.status) + "): " + (body.message || "the server refused the upload"), "error");
       return;
     }
-    say("Stored " + body.format + " " + body.width + "×" + body.height + ".", "ok");
+    // Sizes as the image is shown: after its EXIF orientation.
+    const w = body.oriented_width || body.width, h = body.oriented_height || body.height;
+    const size = body.format + " " + w + "×" + h;
+    if (res.status === 200) {
+      say("Already stored: " + size + ". These bytes were uploaded before; nothing new was stored.", "ok dup");
+    } else {
+      say("Stored " + size + " (new)" + (w !== body.width ? ", turned upright from " + body.width + "×" + body.height : "") + ".", "ok");
+    }
     const li = document.createElement("li");
     li.dataset.id = body.id;
-    for (const preset of ["thumb", "small"]) {
+    for (const p of await presets) {
+      const fig = document.createElement("figure");
+      const frame = document.createElement("div");
+      frame.className = "frame";
+      const [bw, bh] = boxSize(p, w, h);
+      frame.style.width = bw + "px";
+      frame.style.height = bh + "px";
+      if (body.color) frame.style.backgroundColor = body.color;
+      const canvas = document.createElement("canvas");
+      canvas.className = "placeholder " + p.name;
+      paintPlaceholder(canvas, body);
       const img = document.createElement("img");
-      img.className = "rendition " + preset;
-      img.alt = preset + " rendition";
-      const label = document.createElement("span");
-      label.className = "format " + preset;
-      img.addEventListener("load", () => showFormat(img, label, preset));
-      img.src = "/images/" + body.id + "/" + preset;
-      li.append(img, label);
+      img.className = "rendition " + p.name;
+      img.alt = p.name + " rendition";
+      const label = document.createElement("figcaption");
+      label.className = "label " + p.name;
+      label.textContent = p.name + " · loading…";
+      img.addEventListener("load", () => {
+        frame.style.width = img.naturalWidth + "px";
+        frame.style.height = img.naturalHeight + "px";
+        describe(img, label, p.name);
+      });
+      img.src = "/images/" + body.id + "/" + encodeURIComponent(p.name);
+      frame.append(canvas, img);
+      fig.append(frame, label);
+      li.append(fig);
     }
     const cap = document.createElement("span");
+    cap.className = "id";
     cap.textContent = body.id.slice(0, 12) + "…";
     li.appendChild(cap);
     gallery.prepend(li);
+  }
+
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    upload(input.files[0]);
+  });
+  for (const name of ["dragenter", "dragover"]) {
+    drop.addEventListener(name, (ev) => { ev.preventDefault(); drop.classList.add("over"); });
+  }
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (ev) => {
+    ev.preventDefault();
+    drop.classList.remove("over");
+    upload(ev.dataTransfer.files[0]);
   });
 })();
