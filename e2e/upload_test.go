@@ -12,14 +12,18 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"image/png"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
 
@@ -42,7 +46,7 @@ func findChromium(t *testing.T) string {
 }
 
 // startServer builds the CLI and runs `serve` on a free loopback port, returning its URL.
-func startServer(t *testing.T) string {
+func startServer(t *testing.T, extra ...string) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "fastimagecache")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/fastimagecache")
@@ -51,7 +55,8 @@ func startServer(t *testing.T) string {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "serve", "-dir", t.TempDir(), "-addr", "127.0.0.1:0", "-debug-addr", "")
+	args := append([]string{"serve", "-dir", t.TempDir(), "-addr", "127.0.0.1:0", "-debug-addr", ""}, extra...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 10 * time.Second
 	stdout, err := cmd.StdoutPipe()
@@ -99,11 +104,35 @@ func photo(t *testing.T, dir string) string {
 	return p
 }
 
+// noise writes a w×h PNG of random pixels, stored uncompressed: a large upload.
+func noise(t *testing.T, dir string, w, h int) string {
+	t.Helper()
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(rng.Uint32())
+		if i%4 == 3 {
+			img.Pix[i] = 255
+		}
+	}
+	var buf bytes.Buffer
+	if err := (&png.Encoder{CompressionLevel: png.NoCompression}).Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "noise.png")
+	if err := os.WriteFile(p, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func TestUploadPageInChromium(t *testing.T) {
 	browser := findChromium(t)
-	base := startServer(t)
+	// Custom presets: the page must show these, by these names, and no others.
+	base := startServer(t, "-preset", "tiny=64x64:cover:auto", "-preset", "wide=400x200:jpeg")
 	files := t.TempDir()
 	photoPath := photo(t, files)
+	bigPath := noise(t, files, 2000, 1500) // 9 MB
 	evil := filepath.Join(files, "avatar.png")
 	if err := os.WriteFile(evil, []byte("<!DOCTYPE html><html><script>alert(document.domain)</script></html>"), 0o600); err != nil {
 		t.Fatal(err)
@@ -130,58 +159,128 @@ func TestUploadPageInChromium(t *testing.T) {
 	defer cancelAlloc()
 	ctx, cancelCtx := chromedp.NewContext(actx)
 	defer cancelCtx()
-	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 120*time.Second)
 	defer cancel()
 
-	// A real photo: uploaded, stored, and its thumbnails rendered by the browser.
-	err := chromedp.Do(ctx,
-		chromedp.Navigate(base+"/"),
-		chromedp.WaitVisible("#file"),
+	// The file input asks for images only.
+	err := chromedp.Do(ctx, chromedp.Navigate(base+"/"), chromedp.WaitVisible("#file"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if accept, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("file").accept`)); err != nil || accept != "image/*" {
+		t.Errorf("file input accept = %q (%v), want image/*", accept, err)
+	}
+
+	// A real photo: uploaded, stored, and one rendition per configured preset rendered.
+	err = chromedp.Do(ctx,
 		chromedp.SetUploadFiles("#file", []string{photoPath}),
 		chromedp.Click("#send"),
-		chromedp.WaitVisible("#gallery img.thumb"),
+		chromedp.WaitVisible("#gallery img.tiny"),
 	)
 	if err != nil {
 		t.Fatalf("photo upload: %v", err)
+	}
+	// The placeholder is painted from the upload's ThumbHash before the rendition loads:
+	// a canvas per preset, opaque in its centre.
+	painted, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#gallery canvas.placeholder")].map(c => {
+		const d = c.getContext("2d").getImageData(c.width >> 1, c.height >> 1, 1, 1).data;
+		return c.dataset.painted + " alpha " + d[3]; })`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(painted) != 2 || painted[0] != "thumbhash alpha 255" || painted[1] != "thumbhash alpha 255" {
+		t.Errorf("placeholders = %q, want two painted from the ThumbHash", painted)
 	}
 	loaded, err := chromedp.Run(ctx, chromedp.Poll[bool](`(() => { const i = document.querySelectorAll("#gallery img");
 		return i.length === 2 && [...i].every(x => x.complete && x.naturalWidth > 0); })()`,
 		chromedp.WithPollingTimeout(30*time.Second)))
 	if err != nil || !loaded {
-		t.Fatalf("thumbnails did not load: %v", err)
+		t.Fatalf("renditions did not load: %v", err)
 	}
-	// The presets are Auto: Chromium's Accept names image/avif first, so both renditions
-	// arrive as AVIF, and the page says so next to each.
-	labelled, err := chromedp.Run(ctx, chromedp.Poll[bool](`[...document.querySelectorAll("#gallery .format")].every(x => x.textContent !== "")`,
+	labelled, err := chromedp.Run(ctx, chromedp.Poll[bool](`[...document.querySelectorAll("#gallery figcaption")].every(x => x.dataset.format)`,
 		chromedp.WithPollingTimeout(10*time.Second)))
 	if err != nil || !labelled {
-		t.Fatalf("the page did not label the renditions' formats: %v", err)
+		t.Fatalf("the page did not label the renditions: %v", err)
 	}
-	if got := text(t, ctx, "#gallery .format.thumb"); got != "thumb: avif" {
-		t.Errorf("thumb label = %q, want %q", got, "thumb: avif")
+	// Labels: preset name, pixel size, bytes, format. tiny is Auto (Chromium accepts AVIF);
+	// wide is JPEG.
+	tinyLabel := regexp.MustCompile(`^tiny · 64×64 · [0-9.]+ (B|kB) · avif$`)
+	wideLabel := regexp.MustCompile(`^wide · 267×200 · [0-9.]+ (B|kB) · jpeg$`)
+	if got := text(t, ctx, "#gallery figcaption.tiny"); !tinyLabel.MatchString(got) {
+		t.Errorf("tiny label = %q, want %v", got, tinyLabel)
 	}
-	if got := text(t, ctx, "#gallery .format.small"); got != "small: avif" {
-		t.Errorf("small label = %q, want %q", got, "small: avif")
+	if got := text(t, ctx, "#gallery figcaption.wide"); !wideLabel.MatchString(got) {
+		t.Errorf("wide label = %q, want %v", got, wideLabel)
 	}
-	served, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#gallery img")].map(i => {
-		const e = performance.getEntriesByName(i.currentSrc); return e.length ? e[e.length - 1].contentType : "(no timing entry)"; })`))
+	if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#gallery img.thumb, #gallery img.small").length`)); n != 0 {
+		t.Errorf("the page shows %d renditions of the default presets the server does not have", n)
+	}
+	status := text(t, ctx, "#status")
+	if !strings.Contains(status, "Stored jpeg 1600×1200 (new)") {
+		t.Errorf("status after the photo = %q", status)
+	}
+	t.Logf("screenshot after the photo upload: %s", screenshot(t, ctx, filepath.Join(artifacts, "upload-photo.png")))
+	// The placeholders alone, as they show before the renditions arrive.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`[...document.querySelectorAll("#gallery img")].forEach(i => i.style.visibility = "hidden") || true`)); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot of the placeholders: %s", screenshot(t, ctx, filepath.Join(artifacts, "upload-placeholder.png")))
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`[...document.querySelectorAll("#gallery img")].forEach(i => i.style.visibility = "") || true`)); err != nil {
+		t.Fatal(err)
+	}
+
+	// The same bytes again: the API answers 200, not 201, and the page says so.
+	err = chromedp.Do(ctx,
+		chromedp.SetUploadFiles("#file", []string{photoPath}),
+		chromedp.Click("#send"),
+		chromedp.WaitVisible("#status.dup"),
+	)
+	if err != nil {
+		t.Fatalf("duplicate upload: %v", err)
+	}
+	if status := text(t, ctx, "#status"); !strings.HasPrefix(status, "Already stored: jpeg 1600×1200.") {
+		t.Errorf("status after the duplicate = %q", status)
+	}
+	t.Logf("screenshot after the duplicate upload: %s", screenshot(t, ctx, filepath.Join(artifacts, "upload-duplicate.png")))
+
+	// A large upload over a throttled link: the progress bar moves through the upload.
+	const uploadRate = 3 << 20 // bytes per second: 3 s for 9 MB
+	if _, err := chromedp.Call(ctx, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
+		MatchedNetworkConditions: []*network.Conditions{{DownloadThroughput: -1, UploadThroughput: uploadRate}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.SetUploadFiles("#file", []string{bigPath}),
+		chromedp.Click("#send"),
+	)
+	if err != nil {
+		t.Fatalf("large upload: %v", err)
+	}
+	midway, err := chromedp.Run(ctx, chromedp.Poll[bool](`(() => { const p = document.getElementById("progress");
+		return !p.hidden && p.value > 10 && p.value < 90; })()`, chromedp.WithPollingTimeout(20*time.Second)))
+	if err != nil || !midway {
+		t.Fatalf("no progress shown midway through the upload: %v", err)
+	}
+	t.Logf("screenshot during the large upload: %s (status %q)", screenshot(t, ctx, filepath.Join(artifacts, "upload-progress.png")), text(t, ctx, "#status"))
+	done, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("status").textContent.startsWith("Stored png 2000×1500")`,
+		chromedp.WithPollingTimeout(60*time.Second)))
+	if err != nil || !done {
+		t.Fatalf("large upload did not finish: %v (status %q)", err, text(t, ctx, "#status"))
+	}
+	seen, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("progress").dataset.seen`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("Content-Type of the <img> loads per Resource Timing: %q", served)
-	status := text(t, ctx, "#status")
-	thumb := naturalSize(t, ctx, "#gallery img.thumb")
-	small := naturalSize(t, ctx, "#gallery img.small")
-	if !strings.Contains(status, "Stored jpeg 1600×1200") {
-		t.Errorf("status after the photo = %q", status)
+	t.Logf("progress values seen: %s", seen)
+	if n := len(strings.Split(seen, ",")); n < 3 {
+		t.Errorf("progress events = %q, want several during a 3 s upload", seen)
 	}
-	if thumb != [2]int{160, 160} {
-		t.Errorf("thumb preset rendered %v, want 160×160 (cover)", thumb)
+	if _, err := chromedp.Call(ctx, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
+		MatchedNetworkConditions: []*network.Conditions{{DownloadThroughput: -1, UploadThroughput: -1}},
+	}); err != nil {
+		t.Fatal(err)
 	}
-	if small != [2]int{320, 240} {
-		t.Errorf("small preset rendered %v, want 320×240 (contain)", small)
-	}
-	t.Logf("screenshot after the photo upload: %s", screenshot(t, ctx, filepath.Join(artifacts, "upload-photo.png")))
 
 	// An HTML page named .png: the browser declares image/png, the bytes say otherwise.
 	err = chromedp.Do(ctx,
@@ -201,8 +300,8 @@ func TestUploadPageInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 1 {
-		t.Errorf("gallery has %d entries, want only the photo", n)
+	if n != 3 {
+		t.Errorf("gallery has %d entries, want the photo twice and the noise", n)
 	}
 }
 
