@@ -15,8 +15,9 @@
 // user's cache directory. One process at a time may have a directory open: while serve
 // runs on it, the other commands fail at once and say so.
 //
-// Exit codes: 0 success; 1 a request failed (a rejected input, an unknown ID, a corrupt
-// entry found by verify, the directory in use); 2 bad usage.
+// Exit codes: 0 success; 1 a request failed (a rejected input, an unsupported format, an
+// unknown ID, a corrupt entry found by verify, the directory in use); 2 bad usage (an
+// unknown command or flag, a missing or malformed argument). -h is help everywhere.
 package main
 
 import (
@@ -170,13 +171,15 @@ func putCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	for _, name := range fl.Args() {
 		f, err := os.Open(name) // #nosec G304 -- put reads the files the operator names on the command line
 		if err != nil {
-			return err
+			fmt.Fprintf(stdout, "%s\tnot read: %v\n", name, err)
+			failed = errors.New("some files were not stored")
+			continue
 		}
 		info, err := c.Put(ctx, f)
 		_ = f.Close() // read-only
 		if err != nil {
 			fmt.Fprintf(stdout, "%s\trejected: %v\n", name, err)
-			failed = errors.New("some files were rejected")
+			failed = errors.New("some files were not stored")
 			continue
 		}
 		fmt.Fprintf(stdout, "%s\t%s\t%s %dx%d\n", name, info.ID, info.Format, info.Width, info.Height)
@@ -185,14 +188,17 @@ func putCmd(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 func getCmd(ctx context.Context, args []string, stdout io.Writer) error {
-	fl := newFlagSet("get", "[-dir D] [-bucket URL] [-w N] [-h N] [-fit contain|cover] [-format jpeg|png|gif] [-q N] -o OUT ID",
-		"Write a rendition of a stored image to OUT.", stdout)
+	fl := newFlagSet("get", "[-dir D] [-bucket URL] [-width N | -w N] [-height N] [-fit contain|cover] [-format jpeg|png|gif|webp|avif] [-q N] -o OUT ID",
+		"Write a rendition of a stored image to OUT. The sizes are of the image as shown, after its EXIF\n"+
+			"orientation. A request the library rejects (an unknown ID, an unsupported output format, a size or\n"+
+			"quality out of range) exits 1; a malformed command line exits 2.", stdout)
 	dir := fl.String("dir", defaultDir(), "store directory")
 	bucket := fl.String("bucket", "", bucketUsage)
-	w := fl.Int("w", 0, "width (0: unconstrained)")
-	h := fl.Int("h", 0, "height (0: unconstrained)")
+	w := fl.Int("width", 0, "width in pixels (0: unconstrained)")
+	fl.IntVar(w, "w", 0, "short for -width")
+	h := fl.Int("height", 0, "height in pixels (0: unconstrained)")
 	fit := fl.String("fit", "contain", "contain or cover")
-	format := fl.String("format", "", "jpeg, png or gif (default: from the source)")
+	format := fl.String("format", "", "jpeg, png, gif, webp or avif (default: from the source)")
 	q := fl.Int("q", 0, "JPEG quality 1..100 (0: 82)")
 	out := fl.String("o", "", "output file (required)")
 	if err := fl.Parse(args); err != nil {
@@ -267,7 +273,7 @@ func statCmd(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 func verifyCmd(ctx context.Context, args []string, stdout io.Writer) error {
-	fl := newFlagSet("verify", "[-dir D]",
+	fl := newFlagSet("verify", "[-dir D] [-bucket URL]",
 		"Re-hash every stored original and rendition. Mismatches are moved to the store's quarantine folder and listed; the exit code is 1 if any was found.", stdout)
 	dir := fl.String("dir", defaultDir(), "store directory")
 	bucket := fl.String("bucket", "", bucketUsage)

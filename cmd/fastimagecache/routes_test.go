@@ -178,3 +178,45 @@ func TestServeUsesDemoRoutes(t *testing.T) {
 	cancel()
 	require.NoError(t, <-done)
 }
+
+// GET /api/presets lists the server's presets, custom names included, smallest first: the
+// page shows one rendition per entry, under that name.
+func TestDemoListsConfiguredPresets(t *testing.T) {
+	c, err := fastimagecache.New(t.TempDir())
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, c.Close()) })
+	h := demoRoutes(c, map[string]fastimagecache.Spec{
+		"hero": {Width: 1200, Height: 600, Format: fastimagecache.Auto},
+		"tiny": {Width: 64, Height: 64, Fit: fastimagecache.Cover, Format: fastimagecache.JPEG},
+		"mid":  {Width: 400},
+	}, nil)
+	rec := serveDemo(h, "GET", "/api/presets", "", nil)
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, "application/json", rec.Header().Get("Content-Type"))
+	assert.Equal(t, pageCSP, rec.Header().Get("Content-Security-Policy"))
+	var got []presetJSON
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &got))
+	assert.Equal(t, []presetJSON{
+		{Name: "mid", Width: 400, Fit: "contain", Format: "source"},
+		{Name: "tiny", Width: 64, Height: 64, Fit: "cover", Format: "jpeg"},
+		{Name: "hero", Width: 1200, Height: 600, Fit: "contain", Format: "auto"},
+	}, got)
+}
+
+// The page's scripts are served as assets (the ThumbHash decoder beside the app), and the
+// page loads them from /static only: no inline script for the CSP to have to allow.
+func TestDemoPageScriptsAreExternal(t *testing.T) {
+	h, _ := newDemo(t)
+	page := serveDemo(h, "GET", "/", "", nil)
+	require.Equal(t, http.StatusOK, page.Code)
+	body := page.Body.String()
+	assert.Contains(t, body, `<script src="/static/thumbhash.js"></script>`)
+	assert.Contains(t, body, `<script src="/static/app.js"></script>`)
+	assert.Equal(t, 2, strings.Count(body, "<script"), "no inline script")
+	assert.Contains(t, body, `accept="image/*"`)
+	for _, f := range []string{"thumbhash.js", "app.js"} {
+		rec := serveDemo(h, "GET", "/static/"+f, "", nil)
+		require.Equal(t, http.StatusOK, rec.Code, f)
+		assert.Contains(t, rec.Header().Get("Content-Type"), "javascript", f)
+	}
+}

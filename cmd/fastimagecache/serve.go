@@ -87,8 +87,9 @@ func parseFormats(s string) ([]fastimagecache.Format, error) {
 
 // serve runs the demo server until ctx is done, then shuts down gracefully.
 func serve(ctx context.Context, args []string, stdout io.Writer) error {
-	fl := newFlagSet("serve", "[-dir D] [-bucket URL] [-addr HOST:PORT] [-debug-addr HOST:PORT] [-metrics-addr HOST:PORT] [-drain-delay D] [-preset name=WxH[:cover][:fmt][:q]]... [-isolate] [-runtime-memory-limit=false]",
-		"Serve the upload page, the upload API (/api/images) and renditions (/images/{id}/{preset}).\n\n"+
+	fl := newFlagSet("serve", "[-dir D] [-bucket URL] [-addr HOST:PORT] [-debug-addr HOST:PORT] [-metrics-addr HOST:PORT] [-drain-delay D] [-preset name=WxH[:cover][:fmt][:q]]... [-formats jpeg,png,gif,webp] [-signing-key-file F] [-max-store-bytes N] [-isolate] [-runtime-memory-limit=false]",
+		"Serve the upload page, the upload API (/api/images), the presets the page shows (/api/presets)\n"+
+			"and renditions (/images/{id}/{preset}).\n\n"+
 			"/healthz answers 200 while the process runs; /readyz answers 200 while the store can write\n"+
 			"and the decode queue has room, and 503 from SIGTERM on: serve then waits -drain-delay for\n"+
 			"load balancers to notice, and shuts down gracefully. Each request is logged to stderr\n"+
