@@ -212,6 +212,12 @@ func TestUploadPageInChromium(t *testing.T) {
 	if got := text(t, ctx, "#gallery figcaption.wide"); !wideLabel.MatchString(got) {
 		t.Errorf("wide label = %q, want %v", got, wideLabel)
 	}
+	if got := naturalSize(t, ctx, "#gallery img.tiny"); got != [2]int{64, 64} {
+		t.Errorf("tiny preset rendered %v, want 64×64 (cover)", got)
+	}
+	if got := naturalSize(t, ctx, "#gallery img.wide"); got != [2]int{267, 200} {
+		t.Errorf("wide preset rendered %v, want 267×200 (contain)", got)
+	}
 	if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#gallery img.thumb, #gallery img.small").length`)); n != 0 {
 		t.Errorf("the page shows %d renditions of the default presets the server does not have", n)
 	}

@@ -64,6 +64,12 @@ func TestCLIGetWidthHeight(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, tc.want, [2]int{cfg.Width, cfg.Height}, "%v", tc.args)
 	}
+	// -h is help, not a height: it prints the usage and writes nothing.
+	dst := filepath.Join(t.TempDir(), "out.jpg")
+	code, out, _ = runCLI(t, "get", "-dir", dir, "-h", "10", "-o", dst, id)
+	assert.Equal(t, 0, code)
+	assert.True(t, strings.HasPrefix(out, "usage: fastimagecache get "), out)
+	assert.NoFileExists(t, dst)
 }
 
 // Exit code 1 for every request the library rejects, unsupported formats included; 2
