@@ -197,6 +197,31 @@ func TestUploadPageInChromium(t *testing.T) {
 	if err != nil || !loaded {
 		t.Fatalf("renditions did not load: %v", err)
 	}
+	// The placeholder is the photo's: the mean colour of each quadrant is the rendition's,
+	// within the ThumbHash's blur and quantisation (a wrong port of the decoder, or a flat
+	// colour, paints something else: the photo runs from dark blue to yellow).
+	means, err := chromedp.Run(ctx, chromedp.Evaluate[[2][4][3]float64](`(() => {
+		const quads = (ctx, w, h) => [[0, 0], [1, 0], [0, 1], [1, 1]].map(([qx, qy]) => {
+			const d = ctx.getImageData(qx * (w >> 1), qy * (h >> 1), w >> 1, h >> 1).data, m = [0, 0, 0];
+			for (let i = 0; i < d.length; i += 4) { m[0] += d[i]; m[1] += d[i + 1]; m[2] += d[i + 2]; }
+			return m.map(v => v / (d.length / 4)); });
+		const ph = document.querySelector("#gallery canvas.placeholder.wide");
+		const img = document.querySelector("#gallery img.wide");
+		const c = document.createElement("canvas"); c.width = img.naturalWidth; c.height = img.naturalHeight;
+		const cx = c.getContext("2d"); cx.drawImage(img, 0, 0);
+		return [quads(ph.getContext("2d"), ph.width, ph.height), quads(cx, c.width, c.height)]; })()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for q := range 4 {
+		for ch := range 3 {
+			if d := means[0][q][ch] - means[1][q][ch]; d > 32 || d < -32 {
+				t.Errorf("quadrant %d: placeholder mean colour %.0f, rendition's %.0f", q, means[0][q], means[1][q])
+				break
+			}
+		}
+	}
+	t.Logf("quadrant mean colours: placeholder %.0f, rendition %.0f", means[0], means[1])
 	labelled, err := chromedp.Run(ctx, chromedp.Poll[bool](`[...document.querySelectorAll("#gallery figcaption")].every(x => x.dataset.format)`,
 		chromedp.WithPollingTimeout(10*time.Second)))
 	if err != nil || !labelled {
