@@ -313,6 +313,25 @@ func TestUploadPageInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The photo again, tagged EXIF orientation 6 (shown turned a quarter): new bytes, and
+	// the page gives the size as shown.
+	rotated := filepath.Join(files, "portrait.jpg")
+	if err := os.WriteFile(rotated, withOrientation6(t, photoPath), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.SetUploadFiles("#file", []string{rotated}),
+		chromedp.Click("#send"),
+	)
+	if err != nil {
+		t.Fatalf("rotated upload: %v", err)
+	}
+	upright, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("status").textContent.startsWith("Stored jpeg 1200×1600 (new), turned upright from 1600×1200")`,
+		chromedp.WithPollingTimeout(30*time.Second)))
+	if err != nil || !upright {
+		t.Errorf("status after the rotated upload = %q (%v)", text(t, ctx, "#status"), err)
+	}
+
 	// An HTML page named .png: the browser declares image/png, the bytes say otherwise.
 	err = chromedp.Do(ctx,
 		chromedp.SetUploadFiles("#file", []string{evil}),
@@ -331,9 +350,27 @@ func TestUploadPageInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 3 {
-		t.Errorf("gallery has %d entries, want the photo twice and the noise", n)
+	if n != 4 {
+		t.Errorf("gallery has %d entries, want the photo twice, the noise and the rotated photo", n)
 	}
+}
+
+// withOrientation6 returns the JPEG at path with an EXIF APP1 segment, after its SOI,
+// whose one tag is Orientation = 6 (shown turned a quarter clockwise).
+func withOrientation6(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tiff := []byte{'I', 'I', 42, 0, 8, 0, 0, 0, // little-endian TIFF header, IFD at 8
+		1, 0, // one entry
+		0x12, 0x01, 3, 0, 1, 0, 0, 0, 6, 0, 0, 0, // Orientation, SHORT, count 1, value 6
+		0, 0, 0, 0} // no next IFD
+	seg := append([]byte("Exif\x00\x00"), tiff...)
+	n := len(seg) + 2
+	app1 := append([]byte{0xFF, 0xE1, byte(n >> 8), byte(n)}, seg...)
+	return append(append([]byte{0xFF, 0xD8}, app1...), b[2:]...)
 }
 
 func text(t *testing.T, ctx context.Context, sel string) string {
