@@ -5,6 +5,7 @@ import (
 	"image"
 	"image/color"
 	"image/draw"
+	"image/gif"
 	"image/png"
 	"net/http"
 	"net/http/httptest"
@@ -127,4 +128,32 @@ func TestSignedSmartCrop(t *testing.T) {
 	cs, err = spec.canonical(lim, src, false)
 	require.NoError(t, err)
 	assert.NotContains(t, cs.key(), "smart", "a focal point overrides Smart")
+}
+
+// TestSmartCropAnimationHoldsItsPoint: every frame of an animation crops where the first
+// frame's subject chose, so the crop does not jump from frame to frame: here the subject
+// moves from the left end to the right end, and the second frame's crop stays at the left.
+func TestSmartCropAnimationHoldsItsPoint(t *testing.T) {
+	pal := color.Palette{cropGray, cropRed, color.NRGBA{255, 220, 0, 255}}
+	frame := func(x0 int) *image.Paletted {
+		p := image.NewPaletted(image.Rect(0, 0, 300, 100), pal)
+		for j := 20; j < 80; j++ {
+			for i := x0; i < x0+60; i++ {
+				p.SetColorIndex(i, j, uint8(1+(i/4+j/4)%2))
+			}
+		}
+		return p
+	}
+	var buf bytes.Buffer
+	require.NoError(t, gif.EncodeAll(&buf, &gif.GIF{Image: []*image.Paletted{frame(10), frame(230)}, Delay: []int{10, 10}}))
+	c := newTestCache(t)
+	info := put(t, c, buf.Bytes())
+	r, err := c.Get(t.Context(), info.ID, Spec{Width: 100, Height: 100, Fit: Cover, Format: GIF, Gravity: Smart})
+	require.NoError(t, err)
+	g, err := gif.DecodeAll(bytes.NewReader(readRendition(t, r)))
+	require.NoError(t, err)
+	require.Len(t, g.Image, 2)
+	at := func(i int) color.NRGBA { return color.NRGBAModel.Convert(g.Image[i].At(40, 50)).(color.NRGBA) }
+	assert.True(t, saturated(at(0)), "the first frame's crop holds its subject: %v", at(0))
+	assert.False(t, saturated(at(1)), "the second frame crops at the same place: %v", at(1))
 }
