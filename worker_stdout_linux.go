@@ -17,12 +17,12 @@ func protocolOut() (*os.File, error) {
 	}
 	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	if err != nil {
-		unix.Close(fd)
+		_ = unix.Close(fd) // the worker exits on this error anyway
 		return nil, err
 	}
 	defer null.Close()
 	if err := unix.Dup3(int(null.Fd()), 1, 0); err != nil {
-		unix.Close(fd)
+		_ = unix.Close(fd) // the worker exits on this error anyway
 		return nil, err
 	}
 	return os.NewFile(uintptr(fd), "protocol"), nil

@@ -37,14 +37,14 @@ func (s *scanner) av1Check(it *item, sz Size) error {
 		if n > len(b) {
 			return fmt.Errorf("av1 OBU header truncated: %w", ErrMalformed)
 		}
-		size := uint64(len(b) - n)
+		size := uint64(len(b) - n) // #nosec G115 -- a slice length is never negative
 		if hasSize {
 			v, k, ok := leb128(b[n:])
 			if !ok {
 				return fmt.Errorf("av1 OBU size: %w", ErrMalformed)
 			}
 			n += k
-			if v > uint64(len(b)-n) {
+			if v > uint64(len(b)-n) { // #nosec G115 -- a slice length is never negative
 				return fmt.Errorf("av1 OBU of %d bytes past its item's data: %w", v, ErrMalformed)
 			}
 			size = v
@@ -126,14 +126,14 @@ func av1MaxFrame(p []byte) (int64, int64, error) {
 			}
 			if r.f(1) == 1 { // decoder_model_info_present_flag
 				decoderModel = true
-				bufferDelayLen = int(r.f(5)) + 1
-				r.f(32) // num_units_in_decoding_tick
-				r.f(5)  // buffer_removal_time_length_minus_1
-				r.f(5)  // frame_presentation_time_length_minus_1
+				bufferDelayLen = int(r.f(5)) + 1 // #nosec G115 -- a 5-bit field
+				r.f(32)                          // num_units_in_decoding_tick
+				r.f(5)                           // buffer_removal_time_length_minus_1
+				r.f(5)                           // frame_presentation_time_length_minus_1
 			}
 		}
 		initialDisplayDelay := r.f(1) == 1
-		ops := int(r.f(5)) + 1
+		ops := int(r.f(5)) + 1 // #nosec G115 -- a 5-bit field
 		for range ops {
 			r.f(12) // operating_point_idc
 			if r.f(5) > 7 {
@@ -149,8 +149,8 @@ func av1MaxFrame(p []byte) (int64, int64, error) {
 			}
 		}
 	}
-	wb, hb := int(r.f(4))+1, int(r.f(4))+1
-	w, h := int64(r.f(wb))+1, int64(r.f(hb))+1
+	wb, hb := int(r.f(4))+1, int(r.f(4))+1     // #nosec G115 -- 4-bit fields
+	w, h := int64(r.f(wb))+1, int64(r.f(hb))+1 // #nosec G115 -- fields of at most 16 bits
 	if r.bad {
 		return 0, 0, fmt.Errorf("av1 sequence header truncated: %w", ErrMalformed)
 	}

@@ -75,10 +75,10 @@ func Encode(w, h int, rgba []byte) ([]byte, error) {
 	if isLandscape {
 		side = ly
 	}
-	header16 := uint32(side) | round(63*pScale)<<3 | round(63*qScale)<<9 | b2u(isLandscape)<<15
-	hash := []byte{byte(header24), byte(header24 >> 8), byte(header24 >> 16), byte(header16), byte(header16 >> 8)}
+	header16 := uint32(side) | round(63*pScale)<<3 | round(63*qScale)<<9 | b2u(isLandscape)<<15                    // #nosec G115 -- side is at most 7 and the rounded terms at most 63
+	hash := []byte{byte(header24), byte(header24 >> 8), byte(header24 >> 16), byte(header16), byte(header16 >> 8)} // #nosec G115 -- byte extraction of a 24- or 16-bit header is the intent
 	if hasAlpha {
-		hash = append(hash, byte(round(15*aDC)|round(15*aScale)<<4))
+		hash = append(hash, byte(round(15*aDC)|round(15*aScale)<<4)) // #nosec G115 -- rounded to 0..15 each
 	}
 	acs := [][]float64{lAC, pAC, qAC}
 	if hasAlpha {
@@ -91,7 +91,7 @@ func Encode(w, h int, rgba []byte) ([]byte, error) {
 			if i&1 == 0 {
 				hash = append(hash, 0)
 			}
-			hash[start+i>>1] |= byte(round(15*f) << ((i & 1) << 2))
+			hash[start+i>>1] |= byte(round(15*f) << ((i & 1) << 2)) // #nosec G115 -- rounded to 0..15
 			i++
 		}
 	}
