@@ -80,6 +80,25 @@ func TestFallbackByFailure(t *testing.T) {
 		checkFallback(t, get(with, SignedPath(key, missing, fallbackSpec)), http.StatusNotFound, nil)
 		checkFallback(t, get(with, "/"+string(missing)+"/fb"), http.StatusNotFound, nil)
 		checkJSONError(t, get(without, SignedPath(key, missing, fallbackSpec)), http.StatusNotFound)
+
+		head := httptest.NewRecorder()
+		with.ServeHTTP(head, httptest.NewRequest(http.MethodHead, "/"+string(missing)+"/fb", nil))
+		assert.Equal(t, http.StatusNotFound, head.Code)
+		assert.Equal(t, "image/png", head.Header().Get("Content-Type"))
+		assert.NotEmpty(t, head.Header().Get("Content-Length"))
+		assert.Zero(t, head.Body.Len(), "HEAD: no body")
+
+		// An Auto spec: the fallback in the negotiated format, with Vary: Accept.
+		auto := fallbackSpec
+		auto.Format = Auto
+		req := httptest.NewRequest(http.MethodGet, SignedPath(key, missing, auto), nil)
+		req.Header.Set("Accept", "image/webp,*/*")
+		rec := httptest.NewRecorder()
+		with.ServeHTTP(rec, req)
+		assert.Equal(t, http.StatusNotFound, rec.Code)
+		assert.Equal(t, "image/webp", rec.Header().Get("Content-Type"))
+		assert.Equal(t, "Accept", rec.Header().Get("Vary"))
+		assert.Equal(t, "no-store", rec.Header().Get("Cache-Control"))
 	})
 
 	t.Run("corrupt", func(t *testing.T) {
