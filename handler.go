@@ -60,7 +60,8 @@ type HandlerOptions struct {
 // Renditions are served with http.ServeContent (Range, If-None-Match), a strong ETag,
 // "Cache-Control: public, max-age=31536000, immutable", "X-Content-Type-Options: nosniff",
 // "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'; sandbox" and an inline
-// Content-Disposition naming the file by its ID. A preset or signed spec whose Format is
+// Content-Disposition naming the file by its ID (a rendition that fails is answered by
+// HandlerOptions.Fallback, when set, with no-store instead). A preset or signed spec whose Format is
 // Auto (fmt=auto) is served in the format its request's Accept header negotiates (see
 // Cache.GetAccept), and every answer for it, errors and 304s included, carries
 // "Vary: Accept"; an explicit fmt= pins the format and varies with nothing. JSON answers carry the same nosniff and CSP
