@@ -14,7 +14,7 @@ import (
 // lengthSizeMinusOne says). hevcCheck reads every SPS among them and requires its
 // coded picture to fit the item's ispe rounded up to 64 (a picture is a whole number
 // of minimum coding blocks, at most 64 samples on a side, cropped to the image by its
-// conformance window), and at least one SPS to be present.
+// conformance window), at least one SPS to be present, and at most one coded picture.
 
 // hevcMaxPad is the most a coded HEVC picture may exceed its ispe on each axis.
 const hevcMaxPad = 64
@@ -27,6 +27,7 @@ const spsHead = 512
 // hvcC is what an hvcC property's NAL units declare.
 type hvcC struct {
 	sps  int   // SPS NAL units of layer 0
+	pics int   // coded pictures begun (slices of layer 0 with first_slice_segment_in_pic_flag)
 	w, h int64 // the largest coded picture among them
 	err  error // a malformed record or SPS
 }
@@ -67,7 +68,13 @@ func (r *hvcC) nal(nal []byte) error {
 		return fmt.Errorf("hevc NAL unit of one byte: %w", ErrMalformed)
 	}
 	typ, layer := nal[0]>>1&0x3f, (nal[0]&1)<<5|nal[1]>>3
-	if typ != 33 || layer != 0 { // libde265 discards every NAL unit of a layer over 0
+	if layer != 0 { // libde265 discards every NAL unit of a layer over 0
+		return nil
+	}
+	if typ < 32 && len(nal) > 2 && nal[2]&0x80 != 0 { // a VCL NAL unit starting a picture
+		r.pics++
+	}
+	if typ != 33 {
 		return nil
 	}
 	w, h, err := spsSize(nal[2:])
@@ -92,6 +99,7 @@ func (s *scanner) hevcCheck(it *item, sz Size) (int64, int64, error) {
 			return 0, 0, p.hvcC.err
 		}
 		all.sps += p.hvcC.sps
+		all.pics += p.hvcC.pics
 		all.w, all.h = max(all.w, p.hvcC.w), max(all.h, p.hvcC.h)
 	}
 	src := s.data
@@ -126,6 +134,11 @@ func (s *scanner) hevcCheck(it *item, sz Size) (int64, int64, error) {
 	}
 	if all.sps == 0 {
 		return 0, 0, fmt.Errorf("hvc1 item without a sequence parameter set: %w", ErrMalformed)
+	}
+	// An image item is one coded picture (ISO/IEC 23008-12 6.2): more would have
+	// libde265 hold several in its picture buffer before libheif takes the first.
+	if all.pics > 1 {
+		return 0, 0, fmt.Errorf("hvc1 item of %d pictures: %w", all.pics, ErrUnsupported)
 	}
 	if all.w > roundUp(sz.Width, hevcMaxPad) || all.h > roundUp(sz.Height, hevcMaxPad) {
 		return 0, 0, fmt.Errorf("hevc SPS of %dx%d over its ispe %dx%d: %w", all.w, all.h, sz.Width, sz.Height, ErrLimit)

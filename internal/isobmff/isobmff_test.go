@@ -230,6 +230,7 @@ func TestHostile(t *testing.T) {
 		{"hvc1 grid tile without an SPS", hevcTile(nil), isobmff.ErrMalformed},
 		{"hevc NAL length past the item", hevcData([]byte{0, 0, 0, 9, 0x26, 1}), isobmff.ErrMalformed},
 		{"hevc NAL length truncated", hevcData([]byte{0, 0}), isobmff.ErrMalformed},
+		{"hvc1 item of two pictures", hevcData(fixture.NALStream(fixture.SPS{Width: 64, Height: 64}.NAL(), fixture.HEVCSlice(), fixture.HEVCSlice())), isobmff.ErrUnsupported},
 		{"hvcC record truncated", hevcRaw(fixture.Box("hvcC", fixture.HvcC(fixture.SPS{Width: 64, Height: 64}.NAL())[8:38])), isobmff.ErrMalformed},
 	} {
 		_, err := isobmff.Scan(tc.in, isobmff.Limits{})
