@@ -233,7 +233,7 @@ func (r *bits) skip(n int) {
 // its bit depths and returns its coded picture size.
 func spsSize(p []byte) (int64, int64, error) {
 	r := &bits{b: unescape(p)}
-	r.f(4) // sps_video_parameter_set_id
+	r.f(4)                   // sps_video_parameter_set_id
 	subLayers := int(r.f(3)) // #nosec G115 -- a 3-bit field
 	if subLayers > 6 {
 		return 0, 0, fmt.Errorf("hevc SPS with %d sub-layers: %w", subLayers+1, ErrMalformed)
