@@ -13,7 +13,8 @@ import (
 // point.
 type Gravity int
 
-// The gravities: the centre (the zero value), an edge, or a corner of the oriented image.
+// The gravities: the centre (the zero value), an edge, or a corner of the oriented image;
+// or Smart, a point chosen from the image itself.
 const (
 	Center Gravity = iota
 	North
@@ -24,10 +25,14 @@ const (
 	NorthWest
 	SouthEast
 	SouthWest
+	// Smart centres the crop on the most detailed, most saturated part of the image, as
+	// found on a copy of at most smartSide×smartSide samples of the resized image (bounded
+	// work, whatever the image's size); a flat image crops as Center does.
+	Smart
 )
 
 // gravityNames are the gravities' names, as String and the signed query give them.
-var gravityNames = [...]string{"center", "north", "south", "east", "west", "northeast", "northwest", "southeast", "southwest"}
+var gravityNames = [...]string{"center", "north", "south", "east", "west", "northeast", "northwest", "southeast", "southwest", "smart"}
 
 // String returns the gravity's lowercase name, such as "northwest".
 func (g Gravity) String() string {
@@ -69,7 +74,7 @@ func (g Gravity) point() (x, y int) {
 
 // gravityAt is the gravity whose point is (x, y), in thousandths, if there is one.
 func gravityAt(x, y int) (Gravity, bool) {
-	for g := range Gravity(len(gravityNames)) {
+	for g := range Smart {
 		if gx, gy := g.point(); gx == x && gy == y {
 			return g, true
 		}
@@ -168,11 +173,17 @@ func cropOffset(k, size, n int) int {
 	return int(min(off, int64(size-n)))
 }
 
-// crop returns the w×h part of img that s's focal point or gravity selects, as a view into
-// img where its type allows, so a YCbCr result stays YCbCr for the encoder.
-func crop(img image.Image, w, h int, s Spec) image.Image {
+// smart reports whether a canonical Spec's crop point comes from the image: Smart gravity
+// and no focal point.
+func (s Spec) smart() bool {
+	fx, fy := permille(s.FocusX), permille(s.FocusY)
+	return s.Gravity == Smart && fx <= 0 && fy <= 0
+}
+
+// crop returns the w×h part of img that the focal point (fx, fy), in thousandths, selects,
+// as a view into img where its type allows, so a YCbCr result stays YCbCr for the encoder.
+func crop(img image.Image, w, h, fx, fy int) image.Image {
 	b := img.Bounds()
-	fx, fy := s.focus()
 	r := image.Rect(0, 0, w, h).Add(b.Min.Add(image.Pt(cropOffset(fx, b.Dx(), w), cropOffset(fy, b.Dy(), h))))
 	if s, ok := img.(interface {
 		SubImage(image.Rectangle) image.Image

@@ -176,7 +176,7 @@ func TestCropCanonical(t *testing.T) {
 	contain := Spec{Width: 100, Height: 100, Gravity: North, FocusX: 0.3, FocusY: 0.3}
 	assert.Equal(t, key(Spec{Width: 100, Height: 100}), key(contain), "ignored for Contain")
 	assert.Equal(t, key(Spec{Width: 100}), key(Spec{Width: 100, Fit: Cover, Gravity: North}), "ignored where Cover is Contain")
-	for _, bad := range []Spec{with(Gravity(9), 0, 0), with(Gravity(-1), 0, 0), with(Center, 1.5, 0), with(Center, 0.5, -0.1), with(Center, math.NaN(), 0.5), with(Center, 0.5, math.Inf(1))} {
+	for _, bad := range []Spec{with(Gravity(10), 0, 0), with(Gravity(-1), 0, 0), with(Center, 1.5, 0), with(Center, 0.5, -0.1), with(Center, math.NaN(), 0.5), with(Center, 0.5, math.Inf(1))} {
 		_, err := bad.canonical(lim, src, false)
 		assert.ErrorIs(t, err, ErrInvalidSpec, "%+v", bad)
 	}

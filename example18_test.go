@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"image"
+	"image/png"
 	"log"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 
@@ -120,4 +124,38 @@ func ExampleInfo_placeholder() {
 	// thumbHashToDataURL, until the rendition loads.
 	fmt.Println(info.OrientedWidth, info.OrientedHeight, len(info.Placeholder) > 0, info.Color)
 	// Output: 640 480 true #737880
+}
+
+func ExampleHandlerOptions_fallback() {
+	c, _, cleanup := exampleCache()
+	defer cleanup()
+	// Any image the operator chooses; it is proved as an upload is when the Handler is made.
+	var placeholder bytes.Buffer
+	img := image.NewGray(image.Rect(0, 0, 64, 64))
+	if err := png.Encode(&placeholder, img); err != nil {
+		log.Fatal(err)
+	}
+	h := c.Handler(fastimagecache.HandlerOptions{
+		Presets:  map[string]fastimagecache.Spec{"thumb": {Width: 32, Height: 32, Fit: fastimagecache.Cover, Format: fastimagecache.PNG}},
+		Fallback: placeholder.Bytes(),
+	})
+	rec := httptest.NewRecorder()
+	missing := strings.Repeat("0", 64)
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/"+missing+"/thumb", nil))
+	fmt.Println(rec.Code, rec.Header().Get("Content-Type"), rec.Header().Get("Cache-Control"))
+	// Output: 404 image/png no-store
+}
+
+func ExampleGravity_smart() {
+	c, info, cleanup := exampleCache()
+	defer cleanup()
+	// The square the picture's own detail and colour choose.
+	spec := fastimagecache.Spec{Width: 100, Height: 100, Fit: fastimagecache.Cover, Gravity: fastimagecache.Smart}
+	r, err := c.Get(context.Background(), info.ID, spec)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+	fmt.Println(r.Width, r.Height, fastimagecache.Smart)
+	// Output: 100 100 smart
 }

@@ -1,6 +1,7 @@
 package fastimagecache
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -36,6 +37,17 @@ type HandlerOptions struct {
 	// (fractions such as 0.25, at most three decimals) when set.
 	// Without a key, only presets are served, so one client cannot fill the disk with sizes.
 	SigningKey []byte
+	// Fallback, when set, is an image (bytes of an accepted format) served in place of a
+	// rendition that fails: not found, too large, corrupt, busy, timed out, unavailable.
+	// Handler stores it with Put, so it is proved as any upload is; one Put rejects is
+	// logged at Error and not used. The answer is the fallback rendered by this Cache at
+	// the requested Spec (size, fit, format), with the failure's status kept (404, 413,
+	// 415, 422, 500, 503, with Retry-After for 503) and "Cache-Control: no-store", no
+	// ETag and no Range, so no cache keeps it in place of the real image once that can be
+	// served. A request refused before rendering (a bad ID, signature or query, an
+	// unknown preset, a wrong method) answers its JSON error as before; so does a failure
+	// when the fallback itself cannot be rendered at the Spec.
+	Fallback []byte
 }
 
 // Handler returns an http.Handler serving this Cache. Mount it under a prefix with
@@ -48,7 +60,8 @@ type HandlerOptions struct {
 // Renditions are served with http.ServeContent (Range, If-None-Match), a strong ETag,
 // "Cache-Control: public, max-age=31536000, immutable", "X-Content-Type-Options: nosniff",
 // "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'; sandbox" and an inline
-// Content-Disposition naming the file by its ID. A preset or signed spec whose Format is
+// Content-Disposition naming the file by its ID (a rendition that fails is answered by
+// HandlerOptions.Fallback, when set, with no-store instead). A preset or signed spec whose Format is
 // Auto (fmt=auto) is served in the format its request's Accept header negotiates (see
 // Cache.GetAccept), and every answer for it, errors and 304s included, carries
 // "Vary: Accept"; an explicit fmt= pins the format and varies with nothing. JSON answers carry the same nosniff and CSP
@@ -73,6 +86,15 @@ func (c *Cache) Handler(opts HandlerOptions) http.Handler {
 		}
 		h.presets[name] = spec
 	}
+	if len(opts.Fallback) > 0 {
+		info, err := c.Put(context.Background(), bytes.NewReader(opts.Fallback))
+		if err != nil {
+			c.log.LogAttrs(context.Background(), slog.LevelError, "handler: fallback image ignored", slog.String("error", err.Error()))
+		} else {
+			h.fallback = info.ID
+		}
+	}
+	h.opts.Fallback = nil
 	return h
 }
 
@@ -80,6 +102,8 @@ type handler struct {
 	c       *Cache
 	opts    HandlerOptions
 	presets map[string]Spec
+	// fallback is the stored fallback image's ID; "" without one.
+	fallback ID
 }
 
 func validPresetName(s string) bool {
@@ -150,7 +174,11 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, id ID, spec Spec
 	}
 	rd, err := h.c.GetAccept(r.Context(), id, spec, accept)
 	if err != nil {
-		writeError(w, httpErrorOf(err))
+		he := httpErrorOf(err)
+		if h.fallback != "" && h.serveFallback(w, r, spec, accept, he.status) {
+			return
+		}
+		writeError(w, he)
 		return
 	}
 	defer rd.Close()
@@ -162,6 +190,31 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, id ID, spec Spec
 	hd.Set("Content-Security-Policy", handlerCSP)
 	hd.Set("Content-Disposition", fmt.Sprintf(`inline; filename="%s.%s"`, id, extension(rd.ContentType)))
 	http.ServeContent(w, r, "", rd.ModTime, rd)
+}
+
+// serveFallback answers with the fallback image rendered at spec, under status, and
+// reports whether it did; when the fallback cannot be rendered it writes nothing.
+func (h *handler) serveFallback(w http.ResponseWriter, r *http.Request, spec Spec, accept string, status int) bool {
+	rd, err := h.c.GetAccept(r.Context(), h.fallback, spec, accept)
+	if err != nil {
+		return false
+	}
+	defer rd.Close()
+	hd := w.Header()
+	hd.Set("Content-Type", rd.ContentType)
+	hd.Set("Content-Length", strconv.FormatInt(rd.Size, 10))
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Content-Security-Policy", handlerCSP)
+	hd.Set("Content-Disposition", fmt.Sprintf(`inline; filename="fallback.%s"`, extension(rd.ContentType)))
+	if status == http.StatusServiceUnavailable {
+		hd.Set("Retry-After", "1")
+	}
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = io.Copy(w, rd)
+	}
+	return true
 }
 
 func extension(contentType string) string {

@@ -177,6 +177,9 @@ func TestHEIFRejectedBeforeDecode(t *testing.T) {
 		{"avif declared as png", fixture.AVIFFile(64, 64).Bytes(), "image/png", ErrTypeMismatch},
 		{"heic declared as png", heic, "image/png", ErrTypeMismatch},
 		{"heic ispe 100000x100000", fixture.HEICFile(100_000, 100_000).Bytes(), "", map[bool]error{true: ErrDimensions, false: ErrUnsupportedFormat}[codec.HEIC]},
+		{"heic ispe 16x16 over an HEVC SPS of 65536x65536 in hvcC", fixture.HEICBitstreamOverISPE(16, 16, 65536, 65536, false), "", map[bool]error{true: ErrDimensions, false: ErrUnsupportedFormat}[codec.HEIC]},
+		{"heic ispe 16x16 over an in-band HEVC SPS of 65536x65536", fixture.HEICBitstreamOverISPE(16, 16, 65536, 65536, true), "", map[bool]error{true: ErrDimensions, false: ErrUnsupportedFormat}[codec.HEIC]},
+		{"heic hvc1 without an SPS", fixture.HEICNoSPS(), "", map[bool]error{true: ErrCorrupt, false: ErrUnsupportedFormat}[codec.HEIC]},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var opts []PutOption

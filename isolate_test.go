@@ -250,6 +250,7 @@ func TestIsolatedRendersLikeInProcess(t *testing.T) {
 		{"jpeg cover", fixture.JPEG(640, 480, 90), Spec{Width: 100, Height: 100, Fit: Cover}},
 		{"jpeg cover, focal point", fixture.JPEG(640, 480, 90), Spec{Width: 100, Height: 100, Fit: Cover, FocusX: 0.9, FocusY: 0.2}},
 		{"png cover, gravity", fixture.PNG(300, 200), Spec{Width: 50, Height: 100, Fit: Cover, Gravity: East}},
+		{"jpeg cover, smart", fixture.JPEG(640, 480, 90), Spec{Width: 100, Height: 100, Fit: Cover, Gravity: Smart}},
 		{"jpeg exif orientation 6", fixture.WithEXIFOrientation(fixture.JPEGQuadrants(64, 48), 6), Spec{Width: 40}},
 		{"png with alpha to jpeg", fixture.PNG(300, 200), Spec{Width: 120, Format: JPEG, Quality: 70}},
 		{"animated gif", fixture.GIF(80, 60, 5), Spec{Width: 40}},

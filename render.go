@@ -280,6 +280,14 @@ func renderOpts(h header, s Spec) decodeOpts {
 // cropped, it matches the spec. Resizing comes before orientation, so the rotation works
 // on the small image.
 func transform(src image.Image, h header, s Spec) image.Image {
+	img, _ := transformFocus(src, h, s)
+	return img
+}
+
+// transformFocus is transform that also returns s with a Smart crop's point, chosen from
+// this image, set as its focal point, so the frames of an animation after the first crop
+// where the first did rather than each at its own point.
+func transformFocus(src image.Image, h header, s Spec) (image.Image, Spec) {
 	ow0, oh0 := orientedSize(h.width, h.height, h.orientation)
 	rw, rh, ow, oh := geometry(ow0, oh0, s)
 	dw, dh := rw, rh
@@ -296,9 +304,14 @@ func transform(src image.Image, h header, s Spec) image.Image {
 		img = orient(img, h.orientation)
 	}
 	if ow != rw || oh != rh {
-		img = crop(img, ow, oh, s)
+		fx, fy := s.focus()
+		if s.smart() {
+			fx, fy = smartFocus(img, ow, oh)
+			s.FocusX, s.FocusY = float64(fx)/1000, float64(fy)/1000
+		}
+		img = crop(img, ow, oh, fx, fy)
 	}
-	return img
+	return img, s
 }
 
 // orient applies an EXIF orientation (1..8).
@@ -385,7 +398,9 @@ func eachFrame(ctx context.Context, g *gif.GIF, h header, s Spec, emit func(smal
 		if i < len(g.Delay) {
 			delay = g.Delay[i]
 		}
-		if err := emit(transform(canvas, h, s), delay); err != nil {
+		var small image.Image
+		small, s = transformFocus(canvas, h, s)
+		if err := emit(small, delay); err != nil {
 			return err
 		}
 		switch disposal {

@@ -17,7 +17,7 @@
 // boxes, items, properties and grid tiles are bounded by [Limits]. It reads the
 // `ftyp` brands, and inside the top-level `meta`: `hdlr`, `pitm`, `iinf`/`infe`,
 // `iloc` (every extent must lie inside the file or the `idat`), `iref` (`dimg`,
-// `auxl`), `iprp`/`ipco`/`ipma` (`ispe`, `pixi`, `irot`, `imir`, `auxC`), and the
+// `auxl`), `iprp`/`ipco`/`ipma` (`ispe`, `pixi`, `irot`, `imir`, `auxC`, `hvcC`), and the
 // primary item's grid descriptor. It reports the primary image's size (for a grid:
 // the grid's output size, its tile count and every tile's size), its alpha plane,
 // and its orientation as an EXIF orientation code.
@@ -119,6 +119,11 @@ type Info struct {
 	// applied, computed as libheif does (which crops; libavif does not); equal to
 	// Width×Height without a clap.
 	Cropped Size
+	// Padding is the pixels the HEVC decoder codes beyond the hvc1 items' ispe: an
+	// SPS's picture may exceed its ispe by up to 63 columns and rows (pictures are
+	// whole minimum coding blocks, cropped by their conformance window). CodedPixels
+	// counts it.
+	Padding int64
 }
 
 // CodedPixels is the number of pixels the decoder produces for the primary image and
@@ -130,7 +135,7 @@ func (in Info) CodedPixels() int64 {
 			n += int64(t.Width) * int64(t.Height)
 		}
 	}
-	n += int64(in.Width) * int64(in.Height)
+	n += int64(in.Width)*int64(in.Height) + in.Padding
 	if in.Alpha {
 		n += int64(in.AlphaSize.Width) * int64(in.AlphaSize.Height)
 		for _, t := range in.AlphaTiles {
@@ -167,6 +172,7 @@ type property struct {
 	axis     int    // imir
 	alpha    bool   // auxC naming an alpha plane
 	clap     [8]int64
+	hvcC     hvcC // hvcC: its SPS NAL units
 }
 
 type scanner struct {
@@ -182,7 +188,7 @@ type scanner struct {
 	seen map[string]bool
 	pitm uint32
 	info Info
-	// walked counts the item data bytes av1Check has read.
+	// walked counts the item data bytes av1Check and hevcCheck have read.
 	walked int64
 }
 
@@ -766,6 +772,8 @@ func parseProperty(typ string, q []byte) (property, error) {
 		if c.bad || pr.clap[1] == 0 || pr.clap[3] == 0 || pr.clap[5] == 0 || pr.clap[7] == 0 {
 			return pr, fmt.Errorf("clap: %w", ErrMalformed)
 		}
+	case "hvcC":
+		pr.hvcC = parseHvcC(q)
 	case "imir":
 		if len(q) < 1 {
 			return pr, fmt.Errorf("imir: %w", ErrMalformed)
@@ -858,6 +866,13 @@ func (s *scanner) coded(it *item, want string) (Size, error) {
 	sz, err := s.size(it)
 	if err == nil && it.typ == "av01" {
 		err = s.av1Check(it, sz)
+	}
+	if err == nil && it.typ == "hvc1" {
+		var w, h int64
+		w, h, err = s.hevcCheck(it, sz)
+		if pad := max(w, int64(sz.Width))*max(h, int64(sz.Height)) - int64(sz.Width)*int64(sz.Height); err == nil {
+			s.info.Padding += pad
+		}
 	}
 	return sz, err
 }

@@ -5,6 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"image"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/fastimagecache/fastimagecache/internal/codec"
@@ -209,6 +213,25 @@ func TestHostile(t *testing.T) {
 		{"av1 sequence header taller than ispe", fixture.AVIFBitstreamOverISPE(16, 16, 16, 17), isobmff.ErrLimit},
 		{"av1 sequence header truncated", withData(fixture.AV1Still(16, 16)[:7]), isobmff.ErrMalformed},
 		{"av1 OBU size past the item", withData([]byte{1<<3 | 2, 100, 0}), isobmff.ErrMalformed},
+		{"hevc SPS in hvcC wider than ispe", fixture.HEICBitstreamOverISPE(16, 16, 65536, 16, false), isobmff.ErrLimit},
+		{"hevc SPS in hvcC taller than ispe rounded to 64", fixture.HEICBitstreamOverISPE(100, 100, 128, 129, false), isobmff.ErrLimit},
+		{"hevc SPS in-band wider than ispe", fixture.HEICBitstreamOverISPE(16, 16, 1<<20, 1<<20, true), isobmff.ErrLimit},
+		{"hevc SPS in-band 2^32 wide", fixture.HEICBitstreamOverISPE(16, 16, 1<<32, 16, true), isobmff.ErrLimit},
+		{"hevc SPS of a grid tile over its ispe", hevcTile(fixture.SPS{Width: 4096, Height: 512}), isobmff.ErrLimit},
+		{"hevc SPS with sub-layers over ispe", hevcProps(fixture.SPS{Width: 4096, Height: 64, SubLayers: 6}), isobmff.ErrLimit},
+		{"hevc SPS truncated", hevcProps(cut(fixture.SPS{Width: 64, Height: 64}.NAL(), 20)), isobmff.ErrMalformed},
+		{"hevc SPS truncated in-band", hevcData(cut(fixture.SPS{Width: 64, Height: 64}.NAL(), 20)), isobmff.ErrMalformed},
+		{"hevc SPS exp-Golomb over 32 bits", hevcProps(fixture.SPS{OverlongWidth: true, Height: 64}), isobmff.ErrMalformed},
+		{"hevc SPS of 7 sub-layers+1", hevcProps(fixture.SPS{Width: 64, Height: 64, SubLayers: 7}), isobmff.ErrMalformed},
+		{"hevc SPS bit depth 17", hevcProps(fixture.SPS{Width: 64, Height: 64, BitDepth: 9}), isobmff.ErrMalformed},
+		{"hevc SPS of width 0", hevcProps(fixture.SPS{Width: 0, Height: 64}), isobmff.ErrMalformed},
+		{"hvc1 without an SPS", hevcProps(fixture.HEVCSlice()), isobmff.ErrMalformed},
+		{"hvc1 without an SPS (layer 1 only)", hevcProps(fixture.SPS{Width: 64, Height: 64, LayerID: 1}), isobmff.ErrMalformed},
+		{"hvc1 grid tile without an SPS", hevcTile(nil), isobmff.ErrMalformed},
+		{"hevc NAL length past the item", hevcData([]byte{0, 0, 0, 9, 0x26, 1}), isobmff.ErrMalformed},
+		{"hevc NAL length truncated", hevcData([]byte{0, 0}), isobmff.ErrMalformed},
+		{"hvc1 item of two pictures", hevcData(fixture.NALStream(fixture.SPS{Width: 64, Height: 64}.NAL(), fixture.HEVCSlice(), fixture.HEVCSlice())), isobmff.ErrUnsupported},
+		{"hvcC record truncated", hevcRaw(fixture.Box("hvcC", fixture.HvcC(fixture.SPS{Width: 64, Height: 64}.NAL())[8:38])), isobmff.ErrMalformed},
 	} {
 		_, err := isobmff.Scan(tc.in, isobmff.Limits{})
 		if !errors.Is(err, tc.want) {
@@ -278,6 +301,115 @@ func TestTruncationsNeverPanic(t *testing.T) {
 				c[i] = v
 				_, _ = isobmff.Scan(c, isobmff.Limits{})
 			}
+		}
+	}
+}
+
+// cut returns b's first n bytes.
+func cut(b []byte, n int) []byte { return append([]byte{}, b[:n]...) }
+
+// hevcProps is a 64×64 HEIC whose item's hvcC carries p (an SPS or NAL unit bytes)
+// and whose data is one slice.
+func hevcProps(p any) []byte {
+	f := fixture.HEICFile(64, 64)
+	f.Items[0].Props = [][]byte{fixture.HvcC(nalOf(p))}
+	return f.Bytes()
+}
+
+// hevcData is a 64×64 HEIC whose hvcC has no NAL unit and whose data is d: an SPS
+// NAL unit (length-prefixed here) or the bytes of a NAL stream.
+func hevcData(d []byte) []byte {
+	f := fixture.HEICFile(64, 64)
+	f.Items[0].Props = [][]byte{fixture.HvcC()}
+	if len(d) >= 2 && d[0]>>1 == 33 {
+		d = fixture.NALStream(d)
+	}
+	f.Items[0].Data = d
+	return f.Bytes()
+}
+
+// hevcRaw is a 64×64 HEIC with hvcC as its item's property box.
+func hevcRaw(hvcC []byte) []byte {
+	f := fixture.HEICFile(64, 64)
+	f.Items[0].Props = [][]byte{hvcC}
+	return f.Bytes()
+}
+
+// hevcTile is a 1×2 HEIC grid of 512×512 tiles whose second tile's hvcC carries sps
+// (none: nil).
+func hevcTile(sps any) []byte {
+	f := fixture.HEIFGrid("heic", "hvc1", 1, 2, 512, 512, 1024, 512)
+	if sps == nil {
+		f.Items[2].Props = [][]byte{fixture.HvcC()}
+	} else {
+		f.Items[2].Props = [][]byte{fixture.HvcC(nalOf(sps))}
+	}
+	return f.Bytes()
+}
+
+func nalOf(p any) []byte {
+	if s, ok := p.(fixture.SPS); ok {
+		return s.NAL()
+	}
+	return p.([]byte)
+}
+
+// TestHEVCAccepted: SPS layouts a real encoder writes pass: padding up to 64 with a
+// conformance window, sub-layers, SPS in-band as well as in hvcC, 10 bits, a second
+// SPS of layer 1 larger than ispe (libde265 discards layers over 0); CodedPixels
+// counts the padding.
+func TestHEVCAccepted(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		w, h   uint32
+		sps    fixture.SPS
+		inBand bool
+		extra  [][]byte
+	}{
+		{"exact", 64, 48, fixture.SPS{Width: 64, Height: 48}, false, nil},
+		{"padded to 8 and cropped", 100, 75, fixture.SPS{Width: 104, Height: 80, Crop: []uint64{0, 2, 0, 2}}, false, nil},
+		{"padded to 64", 100, 100, fixture.SPS{Width: 128, Height: 128}, false, nil},
+		{"six sub-layers", 4032, 3024, fixture.SPS{Width: 4032, Height: 3024, SubLayers: 6}, false, nil},
+		{"one sub-layer", 512, 512, fixture.SPS{Width: 512, Height: 512, SubLayers: 1}, false, nil},
+		{"in-band, 10 bits", 640, 480, fixture.SPS{Width: 640, Height: 480, BitDepth: 2}, true, nil},
+		{"huge layer-1 SPS ignored", 64, 64, fixture.SPS{Width: 64, Height: 64}, false, [][]byte{fixture.SPS{Width: 1 << 20, Height: 1 << 20, LayerID: 1}.NAL()}},
+	} {
+		f := fixture.HEICFile(tc.w, tc.h)
+		nals := append([][]byte{tc.sps.NAL()}, tc.extra...)
+		if tc.inBand {
+			f.Items[0].Props = [][]byte{fixture.HvcC()}
+			f.Items[0].Data = fixture.NALStream(append(nals, fixture.HEVCSlice())...)
+		} else {
+			f.Items[0].Props = [][]byte{fixture.HvcC(nals...)}
+		}
+		info, err := isobmff.Scan(f.Bytes(), isobmff.Limits{})
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		want := int64(max(tc.sps.Width, uint64(tc.w)) * max(tc.sps.Height, uint64(tc.h))) // #nosec G115 -- test sizes
+		if info.CodedPixels() != want {
+			t.Errorf("%s: CodedPixels %d, want %d", tc.name, info.CodedPixels(), want)
+		}
+	}
+}
+
+// TestRealHEIC: the HEIC files of gen2brain/heic's testdata (libheif's encoder with
+// x265; one a 3x3 grid) pass the SPS check.
+func TestRealHEIC(t *testing.T) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/gen2brain/heic").Output() // #nosec G204 -- fixed arguments
+	if err != nil {
+		t.Skipf("go list: %v", err)
+	}
+	dir := filepath.Join(strings.TrimSpace(string(out)), "testdata")
+	for _, name := range []string{"test.heic", "test8.heic", "test12.heic", "gray.heic"} {
+		data, err := os.ReadFile(filepath.Join(dir, name)) // #nosec G304 -- the module cache's test files
+		if err != nil {
+			t.Fatal(err)
+		}
+		info := scan(t, data)
+		if info.PrimaryType != "hvc1" && info.TileType != "hvc1" {
+			t.Errorf("%s: %+v", name, info)
 		}
 	}
 }
