@@ -76,7 +76,7 @@ func parseFormats(s string) ([]fastimagecache.Format, error) {
 	for _, f := range strings.Split(s, ",") {
 		f = strings.TrimSpace(f)
 		switch fastimagecache.Format(f) {
-		case fastimagecache.JPEG, fastimagecache.PNG, fastimagecache.GIF, fastimagecache.WebP, fastimagecache.BMP, fastimagecache.TIFF:
+		case fastimagecache.JPEG, fastimagecache.PNG, fastimagecache.GIF, fastimagecache.WebP, fastimagecache.AVIF, fastimagecache.BMP, fastimagecache.TIFF, fastimagecache.HEIC:
 			out = append(out, fastimagecache.Format(f))
 		default:
 			return nil, fmt.Errorf("unknown format %q", f)
@@ -87,7 +87,7 @@ func parseFormats(s string) ([]fastimagecache.Format, error) {
 
 // serve runs the demo server until ctx is done, then shuts down gracefully.
 func serve(ctx context.Context, args []string, stdout io.Writer) error {
-	fl := newFlagSet("serve", "[-dir D] [-bucket URL] [-addr HOST:PORT] [-debug-addr HOST:PORT] [-metrics-addr HOST:PORT] [-drain-delay D] [-preset name=WxH[:cover][:fmt][:q]]... [-formats jpeg,png,gif,webp] [-signing-key-file F] [-max-store-bytes N] [-isolate] [-runtime-memory-limit=false]",
+	fl := newFlagSet("serve", "[-dir D] [-bucket URL] [-addr HOST:PORT] [-debug-addr HOST:PORT] [-metrics-addr HOST:PORT] [-drain-delay D] [-preset name=WxH[:cover][:fmt][:q]]... [-formats jpeg,png,gif,webp,avif] [-signing-key-file F] [-max-store-bytes N] [-isolate] [-runtime-memory-limit=false]",
 		"Serve the upload page, the upload API (/api/images), the presets the page shows (/api/presets)\n"+
 			"and renditions (/images/{id}/{preset}).\n\n"+
 			"/healthz answers 200 while the process runs; /readyz answers 200 while the store can write\n"+
@@ -104,7 +104,7 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	debugAddr := fl.String("debug-addr", "127.0.0.1:8081", "listen address for expvar metrics at /debug/vars (empty: off)")
 	metricsAddr := fl.String("metrics-addr", "", "listen address for Prometheus metrics at /metrics, e.g. 127.0.0.1:9464 (empty: off); keep it private")
 	drainDelay := fl.Duration("drain-delay", 5*time.Second, "after SIGTERM, how long /readyz fails before the server stops accepting connections")
-	formats := fl.String("formats", "jpeg,png,gif,webp", "accepted input formats (bmp and tiff opt-in)")
+	formats := fl.String("formats", "jpeg,png,gif,webp,avif", "accepted input formats (bmp, tiff and heic opt-in; heic needs a build with -tags heic)")
 	keyFile := fl.String("signing-key-file", "", "file holding a key that enables signed arbitrary sizes")
 	maxStore := fl.Int64("max-store-bytes", 0, "rendition quota in bytes (0: 1 GiB)")
 	isolate := fl.Bool("isolate", false, "decode, resize and encode untrusted images in confined worker processes")

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fastimagecache/fastimagecache"
 	"github.com/stretchr/testify/require"
 )
 
@@ -66,4 +67,14 @@ func TestServeHelpMentionsMemoryLimit(t *testing.T) {
 	require.Equal(t, 0, code)
 	require.Contains(t, out, "soft memory limit")
 	require.Contains(t, out, "-runtime-memory-limit")
+}
+
+func TestParseFormatsKnowsTheModernFormats(t *testing.T) {
+	got, err := parseFormats("jpeg, avif,heic")
+	if err != nil || len(got) != 3 || got[1] != fastimagecache.AVIF || got[2] != fastimagecache.HEIC {
+		t.Fatalf("parseFormats = %v, %v", got, err)
+	}
+	if _, err := parseFormats("svg"); err == nil {
+		t.Fatal("svg accepted")
+	}
 }
