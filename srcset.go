@@ -37,15 +37,9 @@ func (c *Cache) SrcSet(key []byte, prefix string, info Info, spec Spec, widths .
 	if err != nil {
 		return "", err
 	}
-	slices.SortFunc(entries, func(a, b srcsetEntry) int { return a.width - b.width })
-	var b strings.Builder
-	for _, e := range entries {
-		if b.Len() > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "%s%s %dw", strings.TrimSuffix(prefix, "/"), SignedPath(key, info.ID, e.spec), e.width)
-	}
-	return b.String(), nil
+	return joinSrcSet(key, prefix, info.ID, entries, func(e srcsetEntry) string {
+		return strconv.Itoa(e.width) + "w"
+	}), nil
 }
 
 // SrcSetDensities returns an HTML srcset value listing spec's rendition of the image
@@ -77,16 +71,23 @@ func (c *Cache) SrcSetDensities(key []byte, prefix string, info Info, spec Spec,
 	if err != nil {
 		return "", err
 	}
+	return joinSrcSet(key, prefix, info.ID, entries, func(e srcsetEntry) string {
+		return strconv.FormatFloat(math.Round(100*float64(e.width)/float64(base[0].width))/100, 'f', -1, 64) + "x"
+	}), nil
+}
+
+// joinSrcSet writes entries in increasing width as a srcset value: each entry's signed URL
+// under prefix, then its descriptor.
+func joinSrcSet(key []byte, prefix string, id ID, entries []srcsetEntry, descriptor func(srcsetEntry) string) string {
 	slices.SortFunc(entries, func(a, b srcsetEntry) int { return a.width - b.width })
 	var b strings.Builder
 	for _, e := range entries {
 		if b.Len() > 0 {
 			b.WriteString(", ")
 		}
-		x := strconv.FormatFloat(math.Round(100*float64(e.width)/float64(base[0].width))/100, 'f', -1, 64)
-		fmt.Fprintf(&b, "%s%s %sx", strings.TrimSuffix(prefix, "/"), SignedPath(key, info.ID, e.spec), x)
+		fmt.Fprintf(&b, "%s%s %s", strings.TrimSuffix(prefix, "/"), SignedPath(key, id, e.spec), descriptor(e))
 	}
-	return b.String(), nil
+	return b.String()
 }
 
 // srcsetEntry is one rendition of a srcset and the width it renders at.
