@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"io/fs"
 	"net/http"
-	"slices"
-	"strings"
 
 	"github.com/fastimagecache/fastimagecache"
 )
@@ -20,6 +18,7 @@ const pageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-sr
 //	GET  /                       the upload page
 //	GET  /static/{file}          the page's scripts and styles (never the page itself)
 //	GET  /api/presets            the configured presets, which the page shows each upload in
+//	GET  /api/images/{id}/renditions[?crop=…]  each preset's URL and srcset for an image, cropped as asked
 //	POST /api/images             the one upload route (raw body or multipart field "file")
 //	GET  /images/{id}/{preset}   a preset rendition; /images/{id}?…&sig=… a signed one
 //
@@ -37,6 +36,7 @@ func demoRoutes(c *fastimagecache.Cache, presets map[string]fastimagecache.Spec,
 	mux.Handle("GET /images/", http.StripPrefix("/images", images))
 	mux.Handle("GET /static/{file}", staticFiles(static))
 	mux.Handle("GET /api/presets", presetList(presets))
+	mux.Handle("GET /api/images/{id}/renditions", renditionList(c, presets, key))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.ServeFileFS(w, r, static, "index.html")
 	})
@@ -88,24 +88,7 @@ type presetJSON struct {
 // presetList answers the configured presets, smallest first (then by name), so the page
 // shows exactly the renditions the server serves, custom -preset names included.
 func presetList(presets map[string]fastimagecache.Spec) http.Handler {
-	list := make([]presetJSON, 0, len(presets))
-	for name, s := range presets {
-		fit := "contain"
-		if s.Fit == fastimagecache.Cover {
-			fit = "cover"
-		}
-		format := string(s.Format)
-		if format == "" {
-			format = "source"
-		}
-		list = append(list, presetJSON{Name: name, Width: s.Width, Height: s.Height, Fit: fit, Format: format})
-	}
-	slices.SortFunc(list, func(a, b presetJSON) int {
-		if d := a.Width*a.Height - b.Width*b.Height; d != 0 {
-			return d
-		}
-		return strings.Compare(a.Name, b.Name)
-	})
+	list := presetEntries(presets)
 	body, err := json.Marshal(list)
 	if err != nil {
 		panic(err) // plain strings and ints always marshal

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"embed"
 	"errors"
 	"expvar"
@@ -105,7 +106,7 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	metricsAddr := fl.String("metrics-addr", "", "listen address for Prometheus metrics at /metrics, e.g. 127.0.0.1:9464 (empty: off); keep it private")
 	drainDelay := fl.Duration("drain-delay", 5*time.Second, "after SIGTERM, how long /readyz fails before the server stops accepting connections")
 	formats := fl.String("formats", "jpeg,png,gif,webp,avif", "accepted input formats (bmp, tiff and heic opt-in; heic needs a build with -tags heic)")
-	keyFile := fl.String("signing-key-file", "", "file holding a key that enables signed arbitrary sizes")
+	keyFile := fl.String("signing-key-file", "", "file holding the key that signs arbitrary sizes and crops (empty: a random key made at start, so signed URLs end with the process)")
 	maxStore := fl.Int64("max-store-bytes", 0, "rendition quota in bytes (0: 1 GiB)")
 	isolate := fl.Bool("isolate", false, "decode, resize and encode untrusted images in confined worker processes")
 	memLimit := fl.Bool("runtime-memory-limit", true, "lower the Go runtime's memory limit to what the Cache needs (false: leave GOMEMLIMIT as it is)")
@@ -132,6 +133,13 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		key = []byte(strings.TrimSpace(string(key)))
+	}
+	if len(key) == 0 {
+		// The page's srcset and crops are signed URLs: without a key file, sign them with
+		// one made now, which only this process knows (its URLs end with it).
+		key = make([]byte, 32)
+		_, _ = rand.Read(key) // never fails (crypto/rand)
+		fmt.Fprintln(stdout, "signing key made at start: the page's srcset and crop URLs last as long as this process (-signing-key-file keeps them)")
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	m := metrics.New()

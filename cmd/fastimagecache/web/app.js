@@ -1,8 +1,10 @@
 // The upload page: sends the chosen or dropped file to the library's handler with real
 // progress, paints each preset's placeholder (the upload's ThumbHash, else its dominant
 // colour) at once, then its rendition, labelled with preset, pixel size, bytes and format;
-// or shows the handler's rejection. The presets are the server's own (GET /api/presets).
-// No user string is ever inserted as HTML.
+// or shows the handler's rejection. The presets are the server's own, and so are the
+// renditions' URLs and srcsets (GET /api/images/{id}/renditions), cropped as the crop
+// choice says, or around the point clicked on a whole-image rendition. A re-upload of
+// stored bytes highlights the entry already shown. No user string is ever inserted as HTML.
 "use strict";
 (function () {
   const form = document.getElementById("upload");
@@ -11,7 +13,7 @@
   const status = document.getElementById("status");
   const progress = document.getElementById("progress");
   const gallery = document.getElementById("gallery");
-  const presets = fetch("/api/presets").then((r) => r.json()).catch(() => []);
+  const crop = document.getElementById("crop");
 
   function say(text, kind) {
     status.textContent = text;
@@ -82,14 +84,15 @@
   // header of a browser that decodes AVIF and WebP (the presets may be Auto).
   async function describe(img, label, name) {
     let type = "", size = 0;
-    const seen = performance.getEntriesByName(img.currentSrc || img.src);
+    const src = img.currentSrc || img.src;
+    const seen = performance.getEntriesByName(src);
     if (seen.length) {
       type = seen[seen.length - 1].contentType || "";
       size = seen[seen.length - 1].decodedBodySize || 0;
     }
     if (!type || !size) {
       try {
-        const res = await fetch(img.src, { method: "HEAD", headers: { Accept: "image/avif,image/webp,*/*" } });
+        const res = await fetch(src, { method: "HEAD", headers: { Accept: "image/avif,image/webp,*/*" } });
         type = type || res.headers.get("Content-Type") || "";
         size = size || Number(res.headers.get("Content-Length")) || 0;
       } catch (e) { /* leave what is known */ }
@@ -97,6 +100,85 @@
     const format = type.startsWith("image/") ? type.slice(6) : "?";
     label.dataset.format = format;
     label.textContent = name + " · " + img.naturalWidth + "×" + img.naturalHeight + " · " + (size ? kb(size) : "? B") + " · " + format;
+  }
+
+  // renditions asks the server for each preset's rendition of image id: its URL and a
+  // srcset of signed URLs (1x to 3x) cropped as crop says ("center", a gravity, "smart",
+  // or "focus" with li's focal point).
+  async function renditions(li) {
+    const q = new URLSearchParams({ crop: li.dataset.fx ? "focus" : crop.value });
+    if (li.dataset.fx) { q.set("fx", li.dataset.fx); q.set("fy", li.dataset.fy); }
+    const res = await fetch("/api/images/" + encodeURIComponent(li.dataset.id) + "/renditions?" + q);
+    if (!res.ok) throw new Error("renditions: " + res.status);
+    return res.json();
+  }
+
+  // fill shows each rendition of list in li: a figure per preset (made the first time,
+  // its placeholder painted at once), whose img has the server's srcset and sizes, so the
+  // browser picks the URL for its screen.
+  function fill(li, list, body, w, h) {
+    for (const p of list) {
+      let fig = li.querySelector("figure." + CSS.escape(p.name));
+      if (!fig) {
+        fig = document.createElement("figure");
+        fig.className = p.name;
+        const frame = document.createElement("div");
+        frame.className = "frame";
+        const [bw, bh] = boxSize(p, w, h);
+        frame.style.width = bw + "px";
+        frame.style.height = bh + "px";
+        if (body.color) frame.style.backgroundColor = body.color;
+        const canvas = document.createElement("canvas");
+        canvas.className = "placeholder " + p.name;
+        paintPlaceholder(canvas, body);
+        const img = document.createElement("img");
+        img.className = "rendition " + p.name;
+        img.alt = p.name + " rendition";
+        img.dataset.fit = p.fit;
+        const label = document.createElement("figcaption");
+        label.className = "label " + p.name;
+        img.addEventListener("load", () => {
+          frame.style.width = img.naturalWidth + "px";
+          frame.style.height = img.naturalHeight + "px";
+          describe(img, label, p.name);
+        });
+        if (p.fit === "contain") {
+          // The whole image: a click on it sets this upload's focal point.
+          img.title = "Click to crop the cover presets around this point";
+          img.addEventListener("click", (ev) => {
+            const r = img.getBoundingClientRect();
+            li.dataset.fx = ((ev.clientX - r.left) / r.width).toFixed(3);
+            li.dataset.fy = ((ev.clientY - r.top) / r.height).toFixed(3);
+            refresh(li);
+          });
+        }
+        frame.append(canvas, img);
+        fig.append(frame, label);
+        li.insertBefore(fig, li.querySelector(".id"));
+      }
+      const img = fig.querySelector("img"), label = fig.querySelector("figcaption");
+      label.textContent = p.name + " · loading…";
+      delete label.dataset.format;
+      if (p.srcset) {
+        img.srcset = p.srcset;
+        img.sizes = p.sizes || "";
+      } else {
+        img.removeAttribute("srcset");
+        img.removeAttribute("sizes");
+      }
+      img.src = p.src;
+    }
+    const cap = li.querySelector(".id");
+    cap.textContent = li.dataset.id.slice(0, 12) + "…" +
+      (li.dataset.fx ? " · focus " + li.dataset.fx + ", " + li.dataset.fy : " · crop " + crop.value);
+  }
+
+  async function refresh(li) {
+    try {
+      fill(li, await renditions(li), JSON.parse(li.dataset.body), Number(li.dataset.w), Number(li.dataset.h));
+    } catch (e) {
+      say("Could not list the renditions: " + e.message, "error");
+    }
   }
 
   async function upload(file) {
@@ -122,46 +204,41 @@
     // Sizes as the image is shown: after its EXIF orientation.
     const w = body.oriented_width || body.width, h = body.oriented_height || body.height;
     const size = body.format + " " + w + "×" + h;
+    for (const old of gallery.querySelectorAll("li.highlight")) old.classList.remove("highlight");
+    let li = [...gallery.children].find((x) => x.dataset.id === body.id);
     if (res.status === 200) {
       say("Already stored: " + size + ". These bytes were uploaded before; nothing new was stored.", "ok dup");
     } else {
       say("Stored " + size + " (new)" + (w !== body.width ? ", turned upright from " + body.width + "×" + body.height : "") + ".", "ok");
     }
-    const li = document.createElement("li");
-    li.dataset.id = body.id;
-    for (const p of await presets) {
-      const fig = document.createElement("figure");
-      const frame = document.createElement("div");
-      frame.className = "frame";
-      const [bw, bh] = boxSize(p, w, h);
-      frame.style.width = bw + "px";
-      frame.style.height = bh + "px";
-      if (body.color) frame.style.backgroundColor = body.color;
-      const canvas = document.createElement("canvas");
-      canvas.className = "placeholder " + p.name;
-      paintPlaceholder(canvas, body);
-      const img = document.createElement("img");
-      img.className = "rendition " + p.name;
-      img.alt = p.name + " rendition";
-      const label = document.createElement("figcaption");
-      label.className = "label " + p.name;
-      label.textContent = p.name + " · loading…";
-      img.addEventListener("load", () => {
-        frame.style.width = img.naturalWidth + "px";
-        frame.style.height = img.naturalHeight + "px";
-        describe(img, label, p.name);
-      });
-      img.src = "/images/" + body.id + "/" + encodeURIComponent(p.name);
-      frame.append(canvas, img);
-      fig.append(frame, label);
-      li.append(fig);
+    if (li) {
+      // The same bytes again: show the entry already there, not a second one.
+      gallery.prepend(li);
+      li.classList.add("highlight");
+      li.scrollIntoView({ block: "nearest" });
+      return;
     }
+    li = document.createElement("li");
+    li.dataset.id = body.id;
+    li.dataset.body = JSON.stringify({ placeholder: body.placeholder, color: body.color });
+    li.dataset.w = w;
+    li.dataset.h = h;
+    if (res.status === 200) li.classList.add("highlight");
     const cap = document.createElement("span");
     cap.className = "id";
-    cap.textContent = body.id.slice(0, 12) + "…";
     li.appendChild(cap);
     gallery.prepend(li);
+    await refresh(li);
   }
+
+  // A new crop choice applies to every upload shown (a focal point set by a click gives way).
+  crop.addEventListener("change", () => {
+    for (const li of gallery.children) {
+      delete li.dataset.fx;
+      delete li.dataset.fy;
+      refresh(li);
+    }
+  });
 
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
