@@ -17,7 +17,8 @@ import (
 // the width the rendition really has: an entry whose width is over the Cache's Limits is
 // left out, and one the image cannot fill (the image is narrower, and spec does not
 // Enlarge) is listed once, at the image's own width. Entries come in increasing width.
-// The URLs contain '&': let html/template escape them, or escape them as "&amp;".
+// A spec whose Format is Auto gives URLs with fmt=auto, served as the client's Accept
+// negotiates. The URLs contain '&': let html/template escape them, or escape them as "&amp;".
 // SrcSet returns an error wrapping ErrInvalidSpec for a spec or ID that Get would refuse,
 // and "" when no width remains.
 func (c *Cache) SrcSet(key []byte, prefix string, info Info, spec Spec, widths ...int) (string, error) {
@@ -111,7 +112,11 @@ func (c *Cache) srcsetEntries(info Info, specs []Spec) ([]srcsetEntry, error) {
 		if s.Width > c.lim.MaxWidth || s.Height > c.lim.MaxHeight {
 			continue
 		}
-		cs, err := s.canonical(c.lim, info, false)
+		g := s
+		if g.Format == Auto {
+			g.Format = "" // negotiated per request; the geometry is the same for every format
+		}
+		cs, err := g.canonical(c.lim, info, false)
 		if err != nil {
 			return nil, err
 		}

@@ -120,3 +120,24 @@ func TestSrcSetDensities(t *testing.T) {
 	_, err = c.SrcSetDensities(key, "/img", info, Spec{}, 1, 2)
 	require.ErrorIs(t, err, ErrInvalidSpec)
 }
+
+// TestSrcSetAuto: a spec whose format is negotiated (Auto) lists fmt=auto URLs, each served
+// in the format the request's Accept picks, at its descriptor's width.
+func TestSrcSetAuto(t *testing.T) {
+	c := newTestCache(t)
+	key := []byte("srcset key")
+	h := c.Handler(HandlerOptions{SigningKey: key})
+	info := put(t, c, fixture.JPEG(640, 480, 90))
+
+	set, err := c.SrcSet(key, "/img/", info, Spec{Width: 64, Height: 64, Fit: Cover, Format: Auto}, 64, 128)
+	require.NoError(t, err)
+	assert.Equal(t, 2, strings.Count(set, "fmt=auto"), set)
+	descs, sizes := srcsetServe(t, h, set)
+	assert.Equal(t, []string{"64w", "128w"}, descs)
+	assert.Equal(t, []image.Point{{64, 64}, {128, 128}}, sizes)
+
+	set, err = c.SrcSetDensities(key, "/img/", info, Spec{Width: 50, Format: Auto}, 1, 2)
+	require.NoError(t, err)
+	descs, _ = srcsetServe(t, h, set)
+	assert.Equal(t, []string{"1x", "2x"}, descs)
+}

@@ -246,6 +246,7 @@ func TestUploadPageInChromium(t *testing.T) {
 	if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#gallery img.thumb, #gallery img.small").length`)); n != 0 {
 		t.Errorf("the page shows %d renditions of the default presets the server does not have", n)
 	}
+	checkSrcSets(t, ctx, "#gallery li:first-child img")
 	status := text(t, ctx, "#status")
 	if !strings.Contains(status, "Stored jpeg 1600×1200 (new)") {
 		t.Errorf("status after the photo = %q", status)
@@ -271,6 +272,14 @@ func TestUploadPageInChromium(t *testing.T) {
 	}
 	if status := text(t, ctx, "#status"); !strings.HasPrefix(status, "Already stored: jpeg 1600×1200.") {
 		t.Errorf("status after the duplicate = %q", status)
+	}
+	// One entry for the photo, the one already shown, highlighted: not a second one.
+	entries, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#gallery li")].map(li => li.className)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0] != "highlight" {
+		t.Errorf("gallery entries after the duplicate upload = %q, want the one entry, highlighted", entries)
 	}
 	t.Logf("screenshot after the duplicate upload: %s", screenshot(t, ctx, filepath.Join(artifacts, "upload-duplicate.png")))
 
@@ -350,8 +359,8 @@ func TestUploadPageInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 4 {
-		t.Errorf("gallery has %d entries, want the photo twice, the noise and the rotated photo", n)
+	if n != 3 {
+		t.Errorf("gallery has %d entries, want the photo (once), the noise and the rotated photo", n)
 	}
 }
 

@@ -28,7 +28,7 @@ func renditionsDemo(t *testing.T, key []byte) (http.Handler, string) {
 	info, err := c.Put(t.Context(), bytes.NewReader(fixture.JPEG(800, 400, 90)))
 	require.NoError(t, err)
 	return demoRoutes(c, map[string]fastimagecache.Spec{
-		"tiny": {Width: 64, Height: 64, Fit: fastimagecache.Cover, Format: fastimagecache.JPEG},
+		"tiny": {Width: 64, Height: 64, Fit: fastimagecache.Cover, Format: fastimagecache.Auto},
 		"wide": {Width: 300, Height: 300, Format: fastimagecache.JPEG},
 	}, key), string(info.ID)
 }
