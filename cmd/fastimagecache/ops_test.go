@@ -72,7 +72,7 @@ func TestAccessLog(t *testing.T) {
 	key := []byte("a signing key for the test")
 	presets := map[string]fastimagecache.Spec{"thumb": {Width: 16, Height: 16}}
 	o := &ops{c: c, log: logger, metrics: metrics.New()}
-	srv := httptest.NewServer(o.handler(demoRoutes(c, presets, key)))
+	srv := httptest.NewServer(o.handler(demoRoutes(c, presets, key, nil)))
 	t.Cleanup(srv.Close)
 
 	// A signed URL: its query and signature must stay out of the log.

@@ -30,7 +30,7 @@ func renditionsDemo(t *testing.T, key []byte) (http.Handler, string) {
 	return demoRoutes(c, map[string]fastimagecache.Spec{
 		"tiny": {Width: 64, Height: 64, Fit: fastimagecache.Cover, Format: fastimagecache.Auto},
 		"wide": {Width: 300, Height: 300, Format: fastimagecache.JPEG},
-	}, key), string(info.ID)
+	}, key, nil), string(info.ID)
 }
 
 func listRenditions(t *testing.T, h http.Handler, id, query string) []renditionJSON {

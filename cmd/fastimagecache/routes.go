@@ -22,16 +22,17 @@ const pageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-sr
 //	POST /api/images             the one upload route (raw body or multipart field "file")
 //	GET  /images/{id}/{preset}   a preset rendition; /images/{id}?…&sig=… a signed one
 //
+// A rendition that fails is answered with fallback, when given (see HandlerOptions.Fallback).
 // Uploads have that one route, so a proxy rule guarding it guards them all. Every
 // response, the mux's own 404 and 405 included, carries the headers of withPageHeaders.
-func demoRoutes(c *fastimagecache.Cache, presets map[string]fastimagecache.Spec, key []byte) http.Handler {
+func demoRoutes(c *fastimagecache.Cache, presets map[string]fastimagecache.Spec, key, fallback []byte) http.Handler {
 	static, err := fs.Sub(webFS, "web")
 	if err != nil {
 		panic(err) // web is embedded: a missing directory is a build mistake
 	}
 	mux := http.NewServeMux()
 	upload := c.Handler(fastimagecache.HandlerOptions{AllowUpload: true})
-	images := c.Handler(fastimagecache.HandlerOptions{Presets: presets, SigningKey: key})
+	images := c.Handler(fastimagecache.HandlerOptions{Presets: presets, SigningKey: key, Fallback: fallback})
 	mux.Handle("POST /api/images", http.StripPrefix("/api/images", upload))
 	mux.Handle("GET /images/", http.StripPrefix("/images", images))
 	mux.Handle("GET /static/{file}", staticFiles(static))

@@ -28,7 +28,7 @@ func newDemo(t *testing.T) (http.Handler, string) {
 	info, err := c.Put(t.Context(), bytes.NewReader(fixture.JPEG(200, 100, 90)))
 	require.NoError(t, err)
 	presets := map[string]fastimagecache.Spec{"thumb": {Width: 32, Height: 32, Fit: fastimagecache.Cover}}
-	return demoRoutes(c, presets, nil), string(info.ID)
+	return demoRoutes(c, presets, nil, nil), string(info.ID)
 }
 
 func serveDemo(h http.Handler, method, path, contentType string, body []byte) *httptest.ResponseRecorder {
@@ -189,7 +189,7 @@ func TestDemoListsConfiguredPresets(t *testing.T) {
 		"hero": {Width: 1200, Height: 600, Format: fastimagecache.Auto},
 		"tiny": {Width: 64, Height: 64, Fit: fastimagecache.Cover, Format: fastimagecache.JPEG},
 		"mid":  {Width: 400},
-	}, nil)
+	}, nil, nil)
 	rec := serveDemo(h, "GET", "/api/presets", "", nil)
 	require.Equal(t, http.StatusOK, rec.Code)
 	assert.Equal(t, "application/json", rec.Header().Get("Content-Type"))

@@ -88,7 +88,7 @@ func parseFormats(s string) ([]fastimagecache.Format, error) {
 
 // serve runs the demo server until ctx is done, then shuts down gracefully.
 func serve(ctx context.Context, args []string, stdout io.Writer) error {
-	fl := newFlagSet("serve", "[-dir D] [-bucket URL] [-addr HOST:PORT] [-debug-addr HOST:PORT] [-metrics-addr HOST:PORT] [-drain-delay D] [-preset name=WxH[:cover][:fmt][:q]]... [-formats jpeg,png,gif,webp,avif] [-signing-key-file F] [-max-store-bytes N] [-isolate] [-runtime-memory-limit=false]",
+	fl := newFlagSet("serve", "[-dir D] [-bucket URL] [-addr HOST:PORT] [-debug-addr HOST:PORT] [-metrics-addr HOST:PORT] [-drain-delay D] [-preset name=WxH[:cover][:fmt][:q]]... [-formats jpeg,png,gif,webp,avif] [-signing-key-file F] [-fallback IMAGE] [-max-store-bytes N] [-isolate] [-runtime-memory-limit=false]",
 		"Serve the upload page, the upload API (/api/images), the presets the page shows (/api/presets)\n"+
 			"and renditions (/images/{id}/{preset}).\n\n"+
 			"/healthz answers 200 while the process runs; /readyz answers 200 while the store can write\n"+
@@ -108,6 +108,7 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	formats := fl.String("formats", "jpeg,png,gif,webp,avif", "accepted input formats (bmp, tiff and heic opt-in; heic needs a build with -tags heic)")
 	keyFile := fl.String("signing-key-file", "", "file holding the key that signs arbitrary sizes and crops (empty: a random key made at start, so signed URLs end with the process)")
 	maxStore := fl.Int64("max-store-bytes", 0, "rendition quota in bytes (0: 1 GiB)")
+	fallbackFile := fl.String("fallback", "", "an image served, at the size asked for and with the error's status, in place of a rendition that fails (checked as an upload is; never cached)")
 	isolate := fl.Bool("isolate", false, "decode, resize and encode untrusted images in confined worker processes")
 	memLimit := fl.Bool("runtime-memory-limit", true, "lower the Go runtime's memory limit to what the Cache needs (false: leave GOMEMLIMIT as it is)")
 	presets := presetFlag{}
@@ -172,6 +173,13 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 			rtdebug.SetMemoryLimit(-1)>>20, c.RuntimeMemoryLimit()>>20) // -1 reads the limit
 	}
 
+	var fallback []byte
+	if *fallbackFile != "" {
+		if fallback, err = loadFallback(ctx, c, *fallbackFile); err != nil {
+			return err
+		}
+	}
+
 	m.Watch(c)
 	o := &ops{c: c, log: logger, metrics: m}
 
@@ -180,7 +188,7 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           o.handler(demoRoutes(c, presets, key)),
+		Handler:           o.handler(demoRoutes(c, presets, key, fallback)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute,
 		WriteTimeout:      2 * time.Minute,
