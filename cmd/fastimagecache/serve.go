@@ -88,7 +88,7 @@ func parseFormats(s string) ([]fastimagecache.Format, error) {
 
 // serve runs the demo server until ctx is done, then shuts down gracefully.
 func serve(ctx context.Context, args []string, stdout io.Writer) error {
-	fl := newFlagSet("serve", "[-dir D] [-bucket URL] [-addr HOST:PORT] [-debug-addr HOST:PORT] [-metrics-addr HOST:PORT] [-drain-delay D] [-preset name=WxH[:cover][:fmt][:q]]... [-formats jpeg,png,gif,webp,avif] [-signing-key-file F] [-fallback IMAGE] [-max-store-bytes N] [-isolate] [-runtime-memory-limit=false]",
+	fl := newFlagSet("serve", "[-dir D] [-bucket URL] [-addr HOST:PORT] [-debug-addr HOST:PORT] [-metrics-addr HOST:PORT] [-trace-file F] [-drain-delay D] [-preset name=WxH[:cover][:fmt][:q]]... [-formats jpeg,png,gif,webp,avif] [-signing-key-file F] [-fallback IMAGE] [-max-store-bytes N] [-isolate] [-runtime-memory-limit=false]",
 		"Serve the upload page, the upload API (/api/images), the presets the page shows (/api/presets)\n"+
 			"and renditions (/images/{id}/{preset}).\n\n"+
 			"/healthz answers 200 while the process runs; /readyz answers 200 while the store can write\n"+
@@ -103,6 +103,7 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	bucket := fl.String("bucket", "", bucketUsage)
 	addr := fl.String("addr", "127.0.0.1:8080", "listen address for the page and the images")
 	debugAddr := fl.String("debug-addr", "127.0.0.1:8081", "listen address for expvar metrics at /debug/vars (empty: off)")
+	traceFile := fl.String("trace-file", "", "append OpenTelemetry spans (requests, Put, Get, decode, render, store) to this file as JSON lines (empty: off)")
 	metricsAddr := fl.String("metrics-addr", "", "listen address for Prometheus metrics at /metrics, e.g. 127.0.0.1:9464 (empty: off); keep it private")
 	drainDelay := fl.Duration("drain-delay", 5*time.Second, "after SIGTERM, how long /readyz fails before the server stops accepting connections")
 	formats := fl.String("formats", "jpeg,png,gif,webp,avif", "accepted input formats (bmp, tiff and heic opt-in; heic needs a build with -tags heic)")
@@ -144,8 +145,21 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	m := metrics.New()
+	var observer fastimagecache.Observer = m
+	var tracer *fileTracer
+	if *traceFile != "" {
+		if tracer, err = newFileTracer(*traceFile); err != nil {
+			return err
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = tracer.Close(sctx) // spans are best effort; serve's own error is the one to report
+		}()
+		observer = fastimagecache.MultiObserver(m, tracer.observer())
+	}
 	opts := []fastimagecache.Option{
-		fastimagecache.WithObserver(m),
+		fastimagecache.WithObserver(observer),
 		fastimagecache.WithLimits(fastimagecache.Limits{Formats: fmts}),
 		fastimagecache.WithMaxStoreBytes(*maxStore),
 		fastimagecache.WithLogger(logger),
@@ -187,8 +201,13 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	handler := o.handler(demoRoutes(c, presets, key, fallback))
+	if tracer != nil {
+		handler = tracer.handler(handler)
+		fmt.Fprintf(stdout, "tracing to %s\n", *traceFile)
+	}
 	srv := &http.Server{
-		Handler:           o.handler(demoRoutes(c, presets, key, fallback)),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute,
 		WriteTimeout:      2 * time.Minute,
