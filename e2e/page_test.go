@@ -150,7 +150,7 @@ func redShare(t *testing.T, ctx context.Context, sel, want string) float64 {
 // uploaded; the cover preset's centre crop misses the off-centre subject, a click on it
 // in the whole-image rendition crops around it, and the "smart" crop choice finds it.
 func TestDropAndCropInChromium(t *testing.T) {
-	ctx := newBrowser(t, 150*time.Second)
+	ctx := newBrowser(t, 240*time.Second)
 	base := startServer(t, "-preset", "tiny=64x64:cover:auto", "-preset", "wide=400x200:jpeg")
 	path := subject(t, t.TempDir())
 	artifacts := os.Getenv("E2E_ARTIFACTS")
