@@ -395,7 +395,8 @@ func (c *Cache) Delete(ctx context.Context, id ID) error {
 // every other node sharing the bucket misses what it still holds in its own tiers (left
 // there for their quotas to evict). A Get rendering while Purge runs may store its
 // rendition after it. Purge returns an error wrapping ErrNotFound when there is no such
-// ID, ErrInvalidSpec for a malformed one, and ErrStorage (or the context's error) when
+// ID (also when another node deletes it during the Purge: no metadata outlives its
+// original), ErrInvalidSpec for a malformed one, and ErrStorage (or the context's error) when
 // the store fails; a Purge that failed part way may be retried.
 func (c *Cache) Purge(ctx context.Context, id ID) error {
 	if err := c.enter(); err != nil {
