@@ -230,7 +230,10 @@ type Cache struct {
 	// deletes counts Deletes and Purges, so a metadata read racing one is not cached (see
 	// loadMeta).
 	deletes atomic.Int64
-	iso     *isolator // decode worker processes (WithIsolation); nil: decode in process
+	// jobs counts the decode and render jobs running now (runHeld), so that one job
+	// uses idle cores only while there are some (spareCores).
+	jobs atomic.Int32
+	iso  *isolator // decode worker processes (WithIsolation); nil: decode in process
 
 	// mu guards closed and calls.
 	mu     sync.RWMutex
