@@ -230,7 +230,10 @@ type Cache struct {
 	// deletes counts Deletes and Purges, so a metadata read racing one is not cached (see
 	// loadMeta).
 	deletes atomic.Int64
-	iso     *isolator // decode worker processes (WithIsolation); nil: decode in process
+	// jobs counts the decode and render jobs running now (runHeld), so that one job
+	// uses idle cores only while there are some (spareCores).
+	jobs atomic.Int32
+	iso  *isolator // decode worker processes (WithIsolation); nil: decode in process
 
 	// mu guards closed and calls.
 	mu     sync.RWMutex
@@ -395,7 +398,8 @@ func (c *Cache) Delete(ctx context.Context, id ID) error {
 // every other node sharing the bucket misses what it still holds in its own tiers (left
 // there for their quotas to evict). A Get rendering while Purge runs may store its
 // rendition after it. Purge returns an error wrapping ErrNotFound when there is no such
-// ID, ErrInvalidSpec for a malformed one, and ErrStorage (or the context's error) when
+// ID (also when another node deletes it during the Purge: no metadata outlives its
+// original), ErrInvalidSpec for a malformed one, and ErrStorage (or the context's error) when
 // the store fails; a Purge that failed part way may be retried.
 func (c *Cache) Purge(ctx context.Context, id ID) error {
 	if err := c.enter(); err != nil {

@@ -106,9 +106,11 @@ func (c *Cache) runHolding(ctx context.Context, n, held int64, fn func(ctx conte
 func (c *Cache) runHeld(ctx context.Context, release func(), fn func(ctx context.Context) error) error {
 	dctx, cancel := context.WithTimeout(ctx, c.lim.DecodeTimeout)
 	done := make(chan error, 1)
+	c.jobs.Add(1)
 	go func() {
 		defer release()
 		defer cancel()
+		defer c.jobs.Add(-1)
 		done <- c.safely(dctx, fn)
 	}()
 	select {

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -113,4 +115,79 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return strings.Clone(l.b.String())
+}
+
+// TestEagerRenditionsShareADecode: the demo's presets (two Auto Specs, so AVIF, WebP and
+// JPEG each) on a JPEG the proof's 1/8 scale cannot serve: the six renditions that
+// decode alike share a decode (thumb's three at 1/4, small's three at 1/2: three
+// decodes with the proof, not seven), and each has the bytes a Get renders alone.
+func TestEagerRenditionsShareADecode(t *testing.T) {
+	presets := []Spec{{Width: 160, Height: 160, Fit: Cover, Format: Auto}, {Width: 320, Height: 320, Format: Auto}}
+	in := fixture.JPEG(2400, 1600, 90)
+	eager := newTestCache(t, WithEagerRenditions(presets...))
+	lazy := newTestCache(t)
+	decodes := countDecodes(eager)
+	info := put(t, eager, in)
+	assert.Equal(t, int32(3), decodes.Load(), "the proof, and one decode per scale for the six renditions")
+	put(t, lazy, in)
+	for _, s := range presets {
+		for _, accept := range []string{"image/avif", "image/webp", ""} {
+			r, err := eager.GetAccept(t.Context(), info.ID, s, accept)
+			require.NoError(t, err)
+			got := readRendition(t, r)
+			r, err = lazy.GetAccept(t.Context(), info.ID, s, accept)
+			require.NoError(t, err)
+			assert.Equal(t, readRendition(t, r), got, "%+v %q", s, accept)
+		}
+	}
+	assert.Equal(t, int32(3), decodes.Load(), "every Get was a hit")
+	assert.Equal(t, 6, eager.Stats().Renditions)
+}
+
+// TestEagerRendersUseIdleCoresOnly: the renders of one decode run at once on the idle
+// cores, as many as the budget holds beside the decode; while another job runs, or when
+// the budget holds only one render beside the decode, one after the other.
+func TestEagerRendersUseIdleCoresOnly(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("needs two cores")
+	}
+	presets := []Spec{{Width: 100, Format: PNG}, {Width: 110, Format: PNG}, {Width: 120, Format: PNG}, {Width: 130, Format: PNG}}
+	in := fixture.PNG(1200, 900)
+	// overlap runs Put with the eager renders held at their start until a second one
+	// arrives (or 1 s passes), and reports the most renders that were running at once.
+	overlap := func(t *testing.T, c *Cache) int32 {
+		var running, most atomic.Int32
+		c.hooks.eagerRender = func(context.Context) {
+			n := running.Add(1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			for wait := time.Now().Add(time.Second); most.Load() < 2 && time.Now().Before(wait); {
+				time.Sleep(time.Millisecond) // a second render, if one is coming, arrives meanwhile
+			}
+			running.Add(-1)
+		}
+		put(t, c, in)
+		return most.Load()
+	}
+	t.Run("idle", func(t *testing.T) {
+		c := newTestCache(t, WithEagerRenditions(presets...))
+		assert.Equal(t, int32(2), overlap(t, c), "two cores, no other job: two renders at once")
+	})
+	t.Run("busy", func(t *testing.T) {
+		c := newTestCache(t, WithEagerRenditions(presets...))
+		for range runtime.GOMAXPROCS(0) - 1 {
+			c.jobs.Add(1) // as if other jobs held the other cores
+		}
+		defer c.jobs.Add(-int32(runtime.GOMAXPROCS(0) - 1))
+		assert.Equal(t, int32(1), overlap(t, c), "a loaded Cache renders one at a time")
+	})
+	t.Run("budget", func(t *testing.T) {
+		h, err := inspect(in, putConfig{}, DefaultLimits())
+		require.NoError(t, err)
+		base := putBytes(h, len(in)*2)
+		one := renderBytes(h, presets[3]) + decodeOverhead
+		c := newTestCache(t, WithEagerRenditions(presets...),
+			WithLimits(Limits{MemoryBudget: base + one + one/2})) // one render beside the proof, not two
+		assert.Equal(t, int32(1), overlap(t, c), "the budget holds one render at a time")
+	})
 }

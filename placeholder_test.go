@@ -157,8 +157,9 @@ type countingImage struct {
 func (c *countingImage) At(x, y int) color.Color { c.reads++; return c.Image.At(x, y) }
 
 // TestPlaceholderOldMetadata: metadata written before placeholders and orientation were
-// recorded still works: Stat and Get serve it, the placeholder is empty, and the
-// orientation is rebuilt from the original and written back.
+// recorded still works: Stat and Get serve it, and the orientation and the placeholder
+// are rebuilt from the original (the placeholder by a proving decode, equal to Put's)
+// and written back.
 func TestPlaceholderOldMetadata(t *testing.T) {
 	dir := t.TempDir()
 	c := openDur(t, dir, diskOnly)
@@ -172,8 +173,9 @@ func TestPlaceholderOldMetadata(t *testing.T) {
 	got, err := c.Stat(t.Context(), info.ID)
 	require.NoError(t, err)
 	assert.Equal(t, [2]int{100, 200}, [2]int{got.OrientedWidth, got.OrientedHeight})
-	assert.Empty(t, got.Placeholder)
-	assert.Empty(t, got.Color)
+	require.NotEmpty(t, info.Placeholder)
+	assert.Equal(t, info.Placeholder, got.Placeholder)
+	assert.Equal(t, info.Color, got.Color)
 	r, err := c.Get(t.Context(), info.ID, Spec{Width: 50})
 	require.NoError(t, err)
 	assert.Equal(t, [2]int{50, 100}, [2]int{r.Width, r.Height})
@@ -183,15 +185,16 @@ func TestPlaceholderOldMetadata(t *testing.T) {
 	var m originalMeta
 	require.NoError(t, json.Unmarshal(raw, &m))
 	assert.Equal(t, 6, m.Orientation, "written back")
-	// A bad placeholder field is not served: the metadata is rebuilt without it.
+	assert.Equal(t, info.Placeholder, m.Placeholder, "written back")
+	// A bad placeholder field is not served: the metadata is rebuilt with a new one.
 	bad := `{"format":"jpeg","width":200,"height":100,"frames":1,"size":` + itoa(len(src)) + `,"orientation":6,"placeholder":"<script>","color":"red"}`
 	require.NoError(t, c.Close())
 	require.NoError(t, os.WriteFile(metaFile(dir, info.ID), []byte(bad), 0o640))
 	c = openDur(t, dir, diskOnly)
 	got, err = c.Stat(t.Context(), info.ID)
 	require.NoError(t, err)
-	assert.Empty(t, got.Placeholder)
-	assert.Empty(t, got.Color)
+	assert.Equal(t, info.Placeholder, got.Placeholder)
+	assert.Equal(t, info.Color, got.Color)
 }
 
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -135,4 +136,43 @@ func TestHandlerOffersNoPurgeOrDelete(t *testing.T) {
 	assert.Len(t, durRenditionFiles(t, dir, info.ID), 1)
 	_, err = c.Stat(t.Context(), info.ID)
 	require.NoError(t, err)
+}
+
+// TestPurgeRacingDeleteOnAnotherNode: a Delete on B landing between A's Purge reading the
+// metadata and writing it back must not leave metadata naming the deleted original in
+// the bucket (which every node would then serve as an ID without an image).
+func TestPurgeRacingDeleteOnAnotherNode(t *testing.T) {
+	ctx := context.Background()
+	for kind, b := range bucketKinds(t) {
+		t.Run(kind, func(t *testing.T) {
+			var (
+				armed  atomic.Bool
+				nb     *Cache
+				id     ID
+				delErr error
+			)
+			race := optionFunc(func(c *config) {
+				c.bucketFaults = func(op string) error {
+					if op == "write" && armed.CompareAndSwap(true, false) {
+						delErr = nb.Delete(ctx, id) // B deletes just before A writes
+					}
+					return nil
+				}
+			})
+			a := bucketNode(t, b, race)
+			nb = bucketNode(t, b)
+			info := put(t, a, fixture.PNG(30, 20))
+			id = info.ID
+			armed.Store(true)
+			err := a.Purge(ctx, id)
+			require.False(t, armed.Load(), "the Delete ran inside the Purge")
+			require.NoError(t, delErr)
+			assert.ErrorIs(t, err, ErrNotFound, "the ID was deleted under the Purge")
+			assert.Empty(t, keysWith(bucketKeys(t, b), string(id)), "nothing of the ID is left in the bucket")
+			for _, n := range []*Cache{a, nb} {
+				_, err := n.Stat(ctx, id)
+				assert.ErrorIs(t, err, ErrNotFound)
+			}
+		})
+	}
 }

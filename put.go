@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"sync/atomic"
 	"time"
 )
 
@@ -154,125 +153,11 @@ func (c *Cache) eagerSpecs(id ID, m originalMeta) []eagerRendition {
 	return out
 }
 
-// proveAndRenderEager runs the proving decode of data (inspected as h) and, under the same
-// reservation and in the same goroutine, computes the placeholder from its pixels (in
-// the worker, when decoding is isolated) and renders from them the eager renditions that can come from it
-// (see fromProof), recording each one's outcome in eager. The pixels are dropped when it
-// returns; the renditions not rendered here are left to storeEager.
-//
-// Only the proof decides the result: a deadline that fires after the proof succeeded, in
-// an eager render, fails those renditions, not the Put. The eager results are written by
-// the decode goroutine into a slice of its own and copied into eager only when run has
-// returned because that goroutine did (a run that gives up on a deadline returns while
-// the goroutine may still be writing).
-func (c *Cache) proveAndRenderEager(ctx context.Context, data []byte, h header, eager []eagerRendition) (placeholder, error) {
-	// The reservation counts the input buffer whole: readLimited may leave its capacity
-	// up to twice its length.
-	setup := c.setupBytes(h.format, "")
-	base := putBytes(h, cap(data)) + setup
-	var extra int64
-	var from []int // indexes into eager rendered from the proof
-	for i, e := range eager {
-		if !c.fromProof(h, e.spec) {
-			continue
-		}
-		// renderBytes counts the planes of a decode at the Spec's scale: those the proof
-		// holds, as the Spec decodes at the proving decode's scale. A rendition the budget
-		// cannot hold beside the proof is left to storeEager, which meets the limit alone.
-		need := renderBytes(h, e.spec) + decodeOverhead + c.setupBytes(h.format, e.spec.Format) - setup
-		if base+need <= c.lim.MemoryBudget {
-			extra = max(extra, need)
-			from = append(from, i)
-		}
-	}
-	// The decode goroutine owns results (a copy of the specs it renders) until run returns
-	// nil; eager itself is never touched by it.
-	results := make([]eagerRendition, len(from))
-	for j, i := range from {
-		results[j] = eagerRendition{spec: eager[i].spec, key: eager[i].key}
-	}
-	var proved atomic.Bool
-	var ph atomic.Pointer[placeholder] // stored before proved, by the decode goroutine
-	err := c.runHolding(ctx, base+extra, int64(cap(data)), func(ctx context.Context) error {
-		dctx, dob := c.begin(ctx, OpDecode)
-		dec, p, err := c.proveImage(dctx, data, h)
-		dob.done(err, Outcome{Format: h.format})
-		if err != nil {
-			return err
-		}
-		ph.Store(&p)
-		proved.Store(true)
-		for j := range results {
-			r := &results[j]
-			if !reusable(dec, h, r.spec) {
-				continue
-			}
-			if c.hooks.eagerRender != nil {
-				c.hooks.eagerRender(ctx)
-			}
-			r.done = true
-			if r.err = ctx.Err(); r.err == nil {
-				rctx, rob := c.begin(ctx, OpRender)
-				r.out, r.err = renderDecoded(rctx, dec, h, r.spec)
-				rob.done(r.err, Outcome{Format: h.format, Output: r.spec.Format})
-			}
-		}
-		return nil
-	})
-	var p placeholder
-	if proved.Load() && ph.Load() != nil {
-		p = *ph.Load()
-	}
-	switch {
-	case err == nil:
-		// run returned fn's own result, so the goroutine has finished with results.
-		for j, i := range from {
-			eager[i].out, eager[i].err, eager[i].done = results[j].out, results[j].err, results[j].done
-		}
-		return p, nil
-	case proved.Load() && ctx.Err() == nil:
-		// The proof succeeded; an eager render then failed the run (its deadline fired, or
-		// it panicked) and may still be running: its results are never read, and those
-		// renditions are skipped. The Put stands.
-		for _, i := range from {
-			eager[i].done, eager[i].err = true, err
-		}
-		return p, nil
-	}
-	return placeholder{}, err
-}
-
 // fromProof reports whether the eager rendition s of an image with header h can be
 // rendered from the proving decode's pixels (see reusable): in process, and, for a JPEG,
 // at the proof's reduced scale.
 func (c *Cache) fromProof(h header, s Spec) bool {
 	return c.iso == nil && (h.format != JPEG || renderOpts(h, s).jpegScale == proveOpts.jpegScale)
-}
-
-// storeEager stores the eager renditions of the image id just stored: those rendered from
-// the proving decode, and the others rendered now as a Get would render them, in the same
-// singleflight group as Gets. A failure is logged and skipped; the Put has succeeded.
-func (c *Cache) storeEager(ctx context.Context, id ID, data []byte, h header, eager []eagerRendition) {
-	for _, e := range eager {
-		if ctx.Err() != nil {
-			return
-		}
-		var err error
-		if e.done {
-			err = e.err
-			if err == nil {
-				_, err = c.storeRendition(ctx, id, e.key, e.out)
-			}
-		} else {
-			_, err, _ = c.group.Do(e.key, func() (any, error) {
-				return c.renderStoreData(ctx, id, data, h, e.spec, e.key)
-			})
-		}
-		if err != nil {
-			c.log.LogAttrs(ctx, slog.LevelWarn, "eager rendition skipped",
-				slog.String("id", id.short()), slog.String("reason", reasonOf(err)))
-		}
-	}
 }
 
 // proveOpts is how much decoding proves an input sound at Put: every frame of an

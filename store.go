@@ -194,6 +194,9 @@ func (c *Cache) readMeta(ctx context.Context, id ID) (originalMeta, error) {
 	}
 	m = metaOf(h, int64(len(data)))
 	m.Purges, m.Placeholder, m.Color = kept.Purges, kept.Placeholder, kept.Color
+	if m.Placeholder == "" && m.Color == "" {
+		m.Placeholder, m.Color = c.rebuildPlaceholder(ctx, id, data, h)
+	}
 	raw, err = json.Marshal(m)
 	if err == nil {
 		err = c.store.ReplaceMeta(ctx, string(id), raw)
@@ -205,6 +208,26 @@ func (c *Cache) readMeta(ctx context.Context, id ID) (originalMeta, error) {
 		c.log.LogAttrs(ctx, slog.LevelInfo, "metadata rebuilt from the original", slog.String("id", id.short()))
 	}
 	return m, nil
+}
+
+// rebuildPlaceholder computes the placeholder of a stored original whose metadata is
+// being rebuilt, by the same proving decode a Put runs (under the budget, the deadline
+// and, with WithIsolation, in a worker). The metadata matters more than its placeholder:
+// when that decode cannot run now (budget full, deadline), the placeholder is left empty
+// and the failure logged; the next rebuild does not happen, as the metadata is written
+// back, so an empty placeholder stays until the ID is Put again after a Delete.
+func (c *Cache) rebuildPlaceholder(ctx context.Context, id ID, data []byte, h header) (hash, color string) {
+	err := c.prepareCodecs(ctx, h.format, "", int64(cap(data)))
+	var p placeholder
+	if err == nil {
+		p, err = c.proveAndRenderEager(ctx, data, h, nil)
+	}
+	if err != nil {
+		c.log.LogAttrs(ctx, slog.LevelWarn, "metadata rebuilt without its placeholder",
+			slog.String("id", id.short()), slog.String("reason", reasonOf(err)))
+		return "", ""
+	}
+	return p.hash, p.color
 }
 
 // renditionMeta is stored inside a rendition file.

@@ -332,7 +332,12 @@ func (s *Store) Meta(ctx context.Context, id string) ([]byte, error) {
 	return body, nil
 }
 
-// ReplaceMeta writes the metadata of original id.
+// ReplaceMeta writes the metadata of original id. It returns ErrNotExist, and leaves no
+// metadata behind, when the original is absent once the metadata is written: a node
+// replacing metadata (a Purge, a rebuild) while another deletes the ID would otherwise
+// bring back metadata naming a deleted original. Delete removes the original before the
+// metadata, so a Delete either removed the original before the check below (the
+// metadata just written is removed here) or removes the metadata after it.
 func (s *Store) ReplaceMeta(ctx context.Context, id string, meta []byte) error {
 	if !ValidKey(id) {
 		return ErrInvalidKey
@@ -340,7 +345,20 @@ func (s *Store) ReplaceMeta(ctx context.Context, id string, meta []byte) error {
 	if len(meta) > MaxMeta {
 		return fmt.Errorf("blobstore: metadata too large: %w", ErrUnavailable)
 	}
-	return s.write(ctx, metaKey(id), frame(meta))
+	if err := s.write(ctx, metaKey(id), frame(meta)); err != nil {
+		return err
+	}
+	ok, err := s.exists(ctx, originalKey(id))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if err := s.remove(ctx, metaKey(id)); err != nil {
+			return err
+		}
+		return fmt.Errorf("blobstore: replace metadata: %w", ErrNotExist)
+	}
+	return nil
 }
 
 // PutRendition writes the rendition key of id: one whole-object put. Renditions are
