@@ -231,6 +231,8 @@ type Cache struct {
 	// loadMeta).
 	deletes atomic.Int64
 	iso     *isolator // decode worker processes (WithIsolation); nil: decode in process
+	// rendering counts renders in flight in this process (renderSlot).
+	rendering atomic.Int64
 
 	// mu guards closed and calls.
 	mu     sync.RWMutex

@@ -345,6 +345,8 @@ func (c *Cache) renderImage(ctx context.Context, data []byte, h header, s Spec) 
 		ob.done(err, Outcome{Format: h.format, Output: s.Format})
 	}()
 	if c.iso == nil {
+		ctx, release := c.renderSlot(ctx)
+		defer release()
 		return render(ctx, data, h, s)
 	}
 	return c.iso.render(ctx, data, h, s)

@@ -213,7 +213,9 @@ func (c *Cache) proveAndRenderEager(ctx context.Context, data []byte, h header, 
 			r.done = true
 			if r.err = ctx.Err(); r.err == nil {
 				rctx, rob := c.begin(ctx, OpRender)
+				rctx, release := c.renderSlot(rctx)
 				r.out, r.err = renderDecoded(rctx, dec, h, r.spec)
+				release()
 				rob.done(r.err, Outcome{Format: h.format, Output: r.spec.Format})
 			}
 		}

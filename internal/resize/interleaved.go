@@ -11,7 +11,7 @@ import (
 // one for Gray16. A source not stored that way (non-premultiplied, paletted, 16-bit,
 // CMYK, YCbCr with alpha) is converted a row at a time as the filter reads it, never as
 // a whole-image copy; 16-bit samples keep their high byte, as imaging does.
-func interleaved(src image.Image, dw, dh, o int) (image.Image, bool) {
+func interleaved(src image.Image, dw, dh, o, workers int) (image.Image, bool) {
 	b := src.Bounds()
 	if b.Empty() || (b.Dx() == dw && b.Dy() == dh) {
 		return src, false
@@ -20,7 +20,7 @@ func interleaved(src image.Image, dw, dh, o int) (image.Image, bool) {
 	if !ok {
 		return src, false
 	}
-	return finish(orient(scalePlane(p, dw, dh), o), premultiplied), true
+	return finish(orient(scalePlane(p, dw, dh, workers), o), premultiplied), true
 }
 
 // interleavedSource describes src as a plane the filter can read and says whether its
@@ -44,8 +44,11 @@ func interleavedSource(src image.Image) (p plane, premultiplied, ok bool) {
 		}
 		var table [256][4]byte // indices past the palette read as transparent
 		for i, c := range m.Palette {
-			n := color.NRGBAModel.Convert(c).(color.NRGBA)
-			table[i] = [4]byte{premul(n.R, n.A), premul(n.G, n.A), premul(n.B, n.A), n.A}
+			if c == nil {
+				continue
+			}
+			r, g, b, a := c.RGBA()                                                     // premultiplied, 16 bits
+			table[i] = [4]byte{byte(r >> 8), byte(g >> 8), byte(b >> 8), byte(a >> 8)} // #nosec G115 -- 16-bit values shifted to 8
 		}
 		off := m.PixOffset(r.Min.X, r.Min.Y)
 		p = convPlane(w, h, 4, func(y int, dst []byte) {

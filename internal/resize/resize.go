@@ -3,10 +3,12 @@
 // no full-size copy. It produces the same pixels as imaging.Resize with imaging.Lanczos to
 // within rounding (one or two levels), in a fraction of the time and memory.
 //
-// An image is resized on the calling goroutine: a server's parallelism comes from its
+// Image resizes on the calling goroutine: a server's parallelism comes from its
 // requests, and splitting one image's rows across cores only lowers throughput once
 // several are in flight (measured: with per-image row parallelism, two renders in flight
-// ran 1.74× as fast as one, since one alone already kept 1.15 cores busy).
+// ran 1.74× as fast as one, since one alone already kept 1.15 cores busy). ImageWorkers
+// lets a caller that knows cores are idle (fewer renders in flight than cores) split a
+// large image's output rows across goroutines; the package keeps no state about it.
 package resize
 
 import (
@@ -162,53 +164,62 @@ func (r *rowReader) row(y int) []byte {
 
 // scalePlane resizes src to a new dw×dh plane, one output row at a time: vertically into
 // a row of src.w samples, then horizontally.
-func scalePlane(src plane, dw, dh int) plane {
+//
+// workers > 1 lets it split the work by output rows across that many goroutines when
+// the image is large enough for that to pay (see parts).
+func scalePlane(src plane, dw, dh, workers int) plane {
 	// Shrinking by more than 4×: average k×k boxes first, down to between two and four
 	// times the target (the filter still sees real detail; libvips does the same), which
 	// keeps the kernel short and the fixed-point weights precise.
 	if kx, ky := max(src.w/(2*dw), 1), max(src.h/(2*dh), 1); kx > 1 || ky > 1 {
-		src = boxShrink(src, kx, ky)
+		src = boxShrink(src, kx, ky, workers)
 	}
 	ch := src.ch
 	dst := newPlaneCh(make([]byte, dw*dh*ch), dw*ch, dw, dh, ch, 0)
 	tx, ty := makeTaps(dw, src.w, src.extX, src.offX), makeTaps(dh, src.h, src.extY, src.offY)
 	// Vertical first: it accumulates whole rows, which is the cheap loop, and it leaves
 	// the horizontal pass only dh rows to filter.
-	tmp := make([]byte, src.w*ch)
-	acc := make([]int32, src.w*ch)
-	rows := newRowReader(src, ty.n)
-	for y := range dh {
-		vertical(tmp, rows, acc, ty, y)
-		out := dst.pix[y*dst.stride : y*dst.stride+dw*ch]
-		switch ch {
-		case 1:
-			horizontal(out, tmp, tx)
-		case 4:
-			horizontal4(out, tmp, tx)
-		default:
-			horizontalN(out, tmp, tx, ch)
+	n := parts(workers, dh, int64(src.w)*int64(src.h)*int64(ch))
+	parallel(n, func(i int) {
+		tmp := make([]byte, src.w*ch)
+		acc := make([]int32, src.w*ch)
+		rows := newRowReader(src, ty.n)
+		for y := dh * i / n; y < dh*(i+1)/n; y++ {
+			vertical(tmp, rows, acc, ty, y)
+			out := dst.pix[y*dst.stride : y*dst.stride+dw*ch]
+			switch ch {
+			case 1:
+				horizontal(out, tmp, tx)
+			case 4:
+				horizontal4(out, tmp, tx)
+			default:
+				horizontalN(out, tmp, tx, ch)
+			}
 		}
-	}
+	})
 	return dst
 }
 
 // boxShrink averages kx×ky blocks of src (fewer at the right and bottom edges), rounding
 // to nearest. The result's picture geometry is in box units, so that a partial last box
 // does not stretch the image.
-func boxShrink(src plane, kx, ky int) plane {
+func boxShrink(src plane, kx, ky, workers int) plane {
 	ch := src.ch
 	ow, oh := (src.w+kx-1)/kx, (src.h+ky-1)/ky
 	out := boxPlane(src, kx, ky)
-	acc := make([]int, ow*ch)
-	rows := newRowReader(src, 1)
-	for oy := range oh {
-		clear(acc)
-		n := min(ky, src.h-oy*ky)
-		for y := oy * ky; y < oy*ky+n; y++ {
-			boxAdd(acc, rows.row(y), src.w, ch, kx)
+	parts := parts(workers, oh, int64(src.w)*int64(src.h)*int64(ch))
+	parallel(parts, func(i int) {
+		acc := make([]int, ow*ch)
+		rows := newRowReader(src, 1)
+		for oy := oh * i / parts; oy < oh*(i+1)/parts; oy++ {
+			clear(acc)
+			n := min(ky, src.h-oy*ky)
+			for y := oy * ky; y < oy*ky+n; y++ {
+				boxAdd(acc, rows.row(y), src.w, ch, kx)
+			}
+			boxMean(out.pix[oy*out.stride:oy*out.stride+ow*ch], acc, src.w, ch, kx, n)
 		}
-		boxMean(out.pix[oy*out.stride:oy*out.stride+ow*ch], acc, src.w, ch, kx, n)
-	}
+	})
 	return out
 }
 
@@ -349,6 +360,13 @@ func chroma(r image.Rectangle, ratio image.YCbCrSubsampleRatio) (image.Rectangle
 // For any other image type, or a dw or dh below 1, ok is false and src is returned
 // unchanged.
 func Image(src image.Image, dw, dh, o int) (img image.Image, ok bool) {
+	return ImageWorkers(src, dw, dh, o, 1)
+}
+
+// ImageWorkers is Image that may split a large image's rows across up to workers
+// goroutines (the caller decides how many cores one image may take: see the package
+// doc). The result is the same as Image's, sample for sample.
+func ImageWorkers(src image.Image, dw, dh, o, workers int) (img image.Image, ok bool) {
 	if dw < 1 || dh < 1 {
 		return src, false
 	}
@@ -366,9 +384,9 @@ func Image(src image.Image, dw, dh, o int) (img image.Image, ok bool) {
 			offX: float64(r.Min.X)/float64(f.X) - float64(cr.Min.X), offY: float64(r.Min.Y)/float64(f.Y) - float64(cr.Min.Y)}
 		cc := cb
 		cc.pix = m.Cr
-		ys := orient(scalePlane(y, dw, dh), o)
-		cbs := orient(scalePlane(cb, dw, dh), o)
-		crs := orient(scalePlane(cc, dw, dh), o)
+		ys := orient(scalePlane(y, dw, dh, workers), o)
+		cbs := orient(scalePlane(cb, dw, dh, workers), o)
+		crs := orient(scalePlane(cc, dw, dh, workers), o)
 		return &image.YCbCr{
 			Y: ys.pix, Cb: cbs.pix, Cr: crs.pix,
 			YStride: ys.stride, CStride: cbs.stride,
@@ -381,10 +399,10 @@ func Image(src image.Image, dw, dh, o int) (img image.Image, ok bool) {
 			return src, false
 		}
 		g := newPlane(m.Pix, m.Stride, r.Dx(), r.Dy(), m.PixOffset(r.Min.X, r.Min.Y))
-		out := orient(scalePlane(g, dw, dh), o)
+		out := orient(scalePlane(g, dw, dh, workers), o)
 		return &image.Gray{Pix: out.pix, Stride: out.stride, Rect: image.Rect(0, 0, out.w, out.h)}, true
 	}
-	return interleaved(src, dw, dh, o)
+	return interleaved(src, dw, dh, o, workers)
 }
 
 // orient returns p transformed by EXIF orientation o (2: mirror; 3: rotate 180°;

@@ -149,7 +149,7 @@ func (r *Rows) Image(o int) image.Image {
 	}
 	p := r.box
 	if p.w != r.dw || p.h != r.dh {
-		p = scalePlane(p, r.dw, r.dh)
+		p = scalePlane(p, r.dw, r.dh, 1)
 	}
 	p = orient(p, o)
 	if r.layout != GrayAlpha8 {
