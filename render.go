@@ -421,12 +421,15 @@ func eachFrame(ctx context.Context, g *gif.GIF, h header, s Spec, emit func(smal
 func encodeAnimation(ctx context.Context, buf io.Writer, g *gif.GIF, h header, s Spec) (int, int, error) {
 	out := &gif.GIF{LoopCount: g.LoopCount}
 	var w, hgt int
+	var q *paletteIndexer
 	err := eachFrame(ctx, g, h, s, func(small image.Image, delay int) error {
 		b := small.Bounds()
 		w, hgt = b.Dx(), b.Dy()
 		pal := paletteFor(g.Image[len(out.Image)].Palette)
-		pf := image.NewPaletted(image.Rect(0, 0, w, hgt), pal)
-		draw.Draw(pf, pf.Bounds(), small, b.Min, draw.Src)
+		pf := image.NewPaletted(b, pal)
+		q = indexerFor(q, pal)
+		q.draw(pf, small)
+		pf.Rect = image.Rect(0, 0, w, hgt)
 		out.Image = append(out.Image, pf)
 		out.Delay = append(out.Delay, delay)
 		// Every output frame is a full picture; clear it before the next one is shown.

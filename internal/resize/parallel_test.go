@@ -52,3 +52,35 @@ func TestParallelPanicReachesCaller(t *testing.T) {
 		})
 	})
 }
+
+// BenchmarkWorkers measures one large resize alone with one and two goroutines, and two
+// resizes in flight (RunParallel, one goroutine per core) with one and two goroutines
+// each: ns/op is wall time per resize, so for "inflight2" the inverse of throughput.
+func BenchmarkWorkers(b *testing.B) {
+	srcs := map[string]image.Image{
+		"NRGBA3000x2000": photoNRGBA(3000, 2000, 1),
+		"YCbCr1500x1000": photoYCbCr(1500, 1000, image.YCbCrSubsampleRatio420),
+	}
+	for _, name := range []string{"NRGBA3000x2000", "YCbCr1500x1000"} {
+		src := srcs[name]
+		for _, dw := range []int{1280, 320} {
+			dh := dw * 2 / 3
+			for _, w := range []int{1, 2} {
+				b.Run(fmt.Sprintf("%s/%d/inflight1/workers%d", name, dw, w), func(b *testing.B) {
+					b.ReportAllocs()
+					for b.Loop() {
+						ImageWorkers(src, dw, dh, 1, w)
+					}
+				})
+				b.Run(fmt.Sprintf("%s/%d/inflight2/workers%d", name, dw, w), func(b *testing.B) {
+					b.ReportAllocs()
+					b.RunParallel(func(pb *testing.PB) {
+						for pb.Next() {
+							ImageWorkers(src, dw, dh, 1, w)
+						}
+					})
+				})
+			}
+		}
+	}
+}
