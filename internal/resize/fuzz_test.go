@@ -85,7 +85,7 @@ func FuzzImage(f *testing.F) {
 			src = m.SubImage(r)
 		}
 		orientation := int(o) % 10 // 0 and 9 are not orientations: treated as 1
-		got, ok := Image(src, tw, th, orientation)
+		got, ok := ImageWorkers(src, tw, th, orientation, 1+int(o)/10%3) // large ones split their rows
 		if interleavedKind && tw == w && th == h {
 			// the same size is left to the caller, untouched
 			if ok || got != src {
