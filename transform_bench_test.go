@@ -1,9 +1,12 @@
 package fastimagecache
 
 import (
+	"bytes"
+	"context"
 	"image"
 	"image/color"
 	"image/color/palette"
+	"image/png"
 	"math"
 	"math/rand/v2"
 	"syscall"
@@ -94,4 +97,44 @@ func cpuTime() int64 {
 		return 0
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// BenchmarkRenderInFlight renders a 3000×2000 PNG to a 1280-wide JPEG under the Cache's
+// render slots, one render in flight (it may split its resize across the idle core) and
+// one per core (RunParallel: each keeps one goroutine); ns/op is wall time per render.
+func BenchmarkRenderInFlight(b *testing.B) {
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, benchPhotoNRGBA(3000, 2000)); err != nil {
+		b.Fatal(err)
+	}
+	data := buf.Bytes()
+	lim := DefaultLimits()
+	h, err := inspect(data, putConfig{}, lim)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := Spec{Width: 1280, Format: JPEG}.canonical(lim, Info{Format: h.format, Width: h.width, Height: h.height}, h.alpha)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := &Cache{}
+	one := func() {
+		ctx, release := c.renderSlot(context.Background())
+		defer release()
+		if _, err := render(ctx, data, h, s); err != nil {
+			b.Error(err)
+		}
+	}
+	b.Run("inflight1", func(b *testing.B) {
+		for b.Loop() {
+			one()
+		}
+	})
+	b.Run("inflight2", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				one()
+			}
+		})
+	})
 }
