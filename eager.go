@@ -46,6 +46,12 @@ func topSum(needs []int64, k int) int64 {
 // render has returned.
 func (c *Cache) renderEach(ctx context.Context, dec decoded, h header, rs []eagerRendition, k int) {
 	var next atomic.Int32
+	// Renders side by side take a core each; one alone may split its resize's rows across
+	// the idle cores.
+	rctx := withRowWorkers(ctx, 1)
+	if k <= 1 || len(rs) <= 1 {
+		rctx = c.renderSlot(ctx)
+	}
 	work := func() {
 		for {
 			i := int(next.Add(1)) - 1
@@ -58,7 +64,7 @@ func (c *Cache) renderEach(ctx context.Context, dec decoded, h header, rs []eage
 				c.hooks.eagerRender(ctx)
 			}
 			if r.err = ctx.Err(); r.err == nil {
-				r.out, r.err = c.renderOne(ctx, dec, h, r.spec)
+				r.out, r.err = c.renderOne(rctx, dec, h, r.spec)
 			}
 		}
 	}

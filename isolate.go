@@ -345,7 +345,7 @@ func (c *Cache) renderImage(ctx context.Context, data []byte, h header, s Spec) 
 		ob.done(err, Outcome{Format: h.format, Output: s.Format})
 	}()
 	if c.iso == nil {
-		return render(ctx, data, h, s)
+		return render(c.renderSlot(ctx), data, h, s)
 	}
 	return c.iso.render(ctx, data, h, s)
 }

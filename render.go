@@ -247,7 +247,7 @@ func renderDecoded(ctx context.Context, dec decoded, h header, s Spec) (rendered
 		}
 		return rendered{data: buf.Bytes(), format: s.Format, width: w, height: hgt}, nil
 	}
-	img := transform(dec.img, h, s)
+	img, _ := transformFocus(dec.img, h, s, rowWorkers(ctx))
 	if err := ctx.Err(); err != nil { // the last chance: the WebP and AVIF encoders cannot be interrupted
 		return rendered{}, err
 	}
@@ -280,23 +280,26 @@ func renderOpts(h header, s Spec) decodeOpts {
 // cropped, it matches the spec. Resizing comes before orientation, so the rotation works
 // on the small image.
 func transform(src image.Image, h header, s Spec) image.Image {
-	img, _ := transformFocus(src, h, s)
+	img, _ := transformFocus(src, h, s, 1)
 	return img
 }
 
 // transformFocus is transform that also returns s with a Smart crop's point, chosen from
 // this image, set as its focal point, so the frames of an animation after the first crop
-// where the first did rather than each at its own point.
-func transformFocus(src image.Image, h header, s Spec) (image.Image, Spec) {
+// where the first did rather than each at its own point. The resize may split its rows
+// across up to workers goroutines (see renderSlot).
+func transformFocus(src image.Image, h header, s Spec, workers int) (image.Image, Spec) {
 	ow0, oh0 := orientedSize(h.width, h.height, h.orientation)
 	rw, rh, ow, oh := geometry(ow0, oh0, s)
 	dw, dh := rw, rh
 	if h.orientation >= 5 {
 		dw, dh = rh, rw
 	}
-	// Decoded YCbCr and gray images are scaled and oriented plane by plane, in fixed
-	// point, and stay YCbCr for the encoder; everything else goes through imaging.
-	img, ok := resize.Image(src, dw, dh, h.orientation)
+	// Decoded images are scaled and oriented in fixed point: YCbCr and gray plane by
+	// plane (staying YCbCr for the encoder), RGBA, NRGBA, paletted, 16-bit, CMYK and
+	// NYCbCrA as premultiplied interleaved RGBA (see resize.Image). Other types, and
+	// those at their own size, go through imaging.
+	img, ok := resize.ImageWorkers(src, dw, dh, h.orientation, workers)
 	if !ok {
 		if b := src.Bounds(); b.Dx() != dw || b.Dy() != dh {
 			img = imaging.Resize(src, dw, dh, imaging.Lanczos)
@@ -399,7 +402,7 @@ func eachFrame(ctx context.Context, g *gif.GIF, h header, s Spec, emit func(smal
 			delay = g.Delay[i]
 		}
 		var small image.Image
-		small, s = transformFocus(canvas, h, s)
+		small, s = transformFocus(canvas, h, s, rowWorkers(ctx))
 		if err := emit(small, delay); err != nil {
 			return err
 		}
@@ -418,12 +421,15 @@ func eachFrame(ctx context.Context, g *gif.GIF, h header, s Spec, emit func(smal
 func encodeAnimation(ctx context.Context, buf io.Writer, g *gif.GIF, h header, s Spec) (int, int, error) {
 	out := &gif.GIF{LoopCount: g.LoopCount}
 	var w, hgt int
+	var q *paletteIndexer
 	err := eachFrame(ctx, g, h, s, func(small image.Image, delay int) error {
 		b := small.Bounds()
 		w, hgt = b.Dx(), b.Dy()
 		pal := paletteFor(g.Image[len(out.Image)].Palette)
-		pf := image.NewPaletted(image.Rect(0, 0, w, hgt), pal)
-		draw.Draw(pf, pf.Bounds(), small, b.Min, draw.Src)
+		pf := image.NewPaletted(b, pal)
+		q = indexerFor(q, pal)
+		q.draw(pf, small)
+		pf.Rect = image.Rect(0, 0, w, hgt)
 		out.Image = append(out.Image, pf)
 		out.Delay = append(out.Delay, delay)
 		// Every output frame is a full picture; clear it before the next one is shown.
