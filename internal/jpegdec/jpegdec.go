@@ -62,6 +62,7 @@
 package jpegdec
 
 import (
+	"context"
 	"errors"
 	"image"
 	"io"
@@ -116,6 +117,36 @@ func Decode(r io.Reader, opt Options) (image.Image, error) {
 	d.shift = shift
 	d.skipAC = shift == 3 && opt.SkipAC
 	return d.decode(r, false, false)
+}
+
+// DecodeBytes decodes the JPEG image in data, as Decode would from a
+// reader of it, but from the slice itself: no copying, and the entropy
+// decoder's fast paths run across the whole input. ctx, if it can be done,
+// is checked after each 16 KiB of input read, as a reader that fails once
+// it is done would be (the decode then fails with its error); nil means
+// none. data is only read, and not kept.
+func DecodeBytes(ctx context.Context, data []byte, opt Options) (image.Image, error) {
+	return decodeBytesWindow(ctx, data, opt, bytesWindow)
+}
+
+// decodeBytesWindow is DecodeBytes with the context checked every window
+// bytes (the tests make it small, to move the end of the visible input
+// across every offset of the entropy-coded data).
+func decodeBytesWindow(ctx context.Context, data []byte, opt Options, window int) (image.Image, error) {
+	shift, err := opt.shift()
+	if err != nil {
+		return nil, err
+	}
+	d := new(decoder)
+	d.shift = shift
+	d.skipAC = shift == 3 && opt.SkipAC
+	d.bytes.buf = data
+	d.bytes.j = len(data)
+	if ctx != nil && ctx.Done() != nil {
+		d.ctx, d.window = ctx, max(window, 1)
+		d.bytes.j = 0
+	}
+	return d.decode(nil, false, false)
 }
 
 // DecodeConfig returns the color model and dimensions of a JPEG image
