@@ -2,6 +2,7 @@ package jpegdec
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"image/jpeg"
 	"os"
@@ -138,7 +139,7 @@ func BenchmarkDecodePhotos(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/scale%d", kind, opt.Scale), func(b *testing.B) {
 				measure(b, size, func() error {
 					for _, data := range set {
-						if _, err := Decode(bytes.NewReader(data), opt); err != nil {
+						if _, err := DecodeBytes(context.Background(), data, opt); err != nil {
 							return err
 						}
 					}
