@@ -15,7 +15,7 @@ import (
 const fuzzMaxAlloc = 16 << 20
 
 // allocSlack is what Decode may allocate beyond AllocBytes: the decoder
-// (about 35 KB), small objects, and the rounding up of at most 11 large
+// (about 43 KB), small objects, and the rounding up of at most 11 large
 // allocations to whole pages.
 const allocSlack = 128 << 10
 

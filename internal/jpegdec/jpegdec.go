@@ -30,8 +30,9 @@
 //   - The entropy decoder was rewritten for speed (huffman.go): a 64-bit bit
 //     buffer refilled up to 8 bytes at a time, a 9-bit look-up table, and a
 //     second one that decodes a short AC code and its coefficient together;
-//     the hot loops keep the bit buffer in local variables (scan.go:
-//     decodeAC, refineNonZeroes). Sequential scans have their own block loop
+//     at 1/8, a third one skips a short AC code and its extra bits in one
+//     step (scan_seq.go); the hot loops keep the bit buffer in local
+//     variables (scan.go: decodeAC, refineNonZeroes). Sequential scans have their own block loop
 //     (sequentialScan), which dequantizes while decoding. Progressive scans
 //     update the stored blocks in place, and refinement scans visit only the
 //     non-zero coefficients, found in the sets of them.
@@ -39,7 +40,8 @@
 //     coefficients and stores straight to the image (idct_store.go).
 //   - applyBlack calls image/draw instead of image/internal/imageutil, which
 //     is not importable (draw.Draw reaches the same code).
-//   - DecodeHeader and AllocBytes are new.
+//   - DecodeHeader, AllocBytes and DecodeBytes (which decodes from the
+//     input slice, with no copy) are new.
 //
 // Scale 1 gives image/jpeg's results for every input: the same pixels, and an
 // error exactly when image/jpeg returns one (the tests, and FuzzDecode,
@@ -231,7 +233,7 @@ func progBlockBytes(shift uint, skipAC bool) int64 {
 // decoder converts the planes to an *image.RGBA or *image.CMYK (four
 // components, or three with AdobeTransform 0 or component IDs 'R', 'G',
 // 'B'), 4 bytes per output pixel. The count is exact for the large
-// allocations; it leaves out the decoder's fixed-size state (about 35 KB,
+// allocations; it leaves out the decoder's fixed-size state (about 43 KB,
 // independent of the input) and the runtime's rounding up of each of the at
 // most 11 large allocations to a whole number of pages.
 //
