@@ -168,7 +168,7 @@ func decodeImage(ctx context.Context, data []byte, h header, o decodeOpts) (deco
 	)
 	switch h.format {
 	case JPEG:
-		img, err = jpegdec.Decode(r, jpegOptions(o))
+		img, err = jpegdec.DecodeBytes(ctx, data, jpegOptions(o)) // checks ctx as r would
 	case PNG:
 		img, err = png.Decode(r)
 	case GIF:

@@ -2,9 +2,11 @@ package jpegdec
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"image/jpeg"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"testing"
@@ -97,4 +99,53 @@ func BenchmarkDecodeFile(b *testing.B) {
 		b.Fatal(err)
 	}
 	benchDecode(b, data)
+}
+
+// BenchmarkDecodePhotos decodes every JPEG of the directory named by
+// $JPEGDEC_PHOTOS (skipped when unset), e.g. scripts/fetch-photos.sh's set,
+// baseline and progressive files apart: one op decodes each file of the kind
+// once. Scale 8 with a baseline file is the entropy stage alone, nearly
+// (the 1×1 inverse DCT is a multiply); scale 4 is what a 320-px thumbnail
+// of a 12 MP photo decodes at.
+func BenchmarkDecodePhotos(b *testing.B) {
+	dir := os.Getenv("JPEGDEC_PHOTOS")
+	if dir == "" {
+		b.Skip("JPEGDEC_PHOTOS not set")
+	}
+	names, _ := filepath.Glob(filepath.Join(dir, "*.jp*g"))
+	files := map[bool][][]byte{}
+	for _, name := range names {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		h, err := DecodeHeader(bytes.NewReader(data))
+		if err != nil {
+			b.Fatal(name, err)
+		}
+		files[h.Progressive] = append(files[h.Progressive], data)
+	}
+	for _, prog := range []bool{false, true} {
+		kind := "baseline"
+		if prog {
+			kind = "progressive"
+		}
+		set := files[prog]
+		size := 0
+		for _, data := range set {
+			size += len(data)
+		}
+		for _, opt := range []Options{{Scale: 1}, {Scale: 4}, {Scale: 8, SkipAC: true}} {
+			b.Run(fmt.Sprintf("%s/scale%d", kind, opt.Scale), func(b *testing.B) {
+				measure(b, size, func() error {
+					for _, data := range set {
+						if _, err := DecodeBytes(context.Background(), data, opt); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+			})
+		}
+	}
 }

@@ -2,6 +2,7 @@ package jpegdec
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"image"
 	"image/jpeg"
@@ -14,7 +15,7 @@ import (
 const fuzzMaxAlloc = 16 << 20
 
 // allocSlack is what Decode may allocate beyond AllocBytes: the decoder
-// (about 35 KB), small objects, and the rounding up of at most 11 large
+// (about 43 KB), small objects, and the rounding up of at most 11 large
 // allocations to whole pages.
 const allocSlack = 128 << 10
 
@@ -75,6 +76,7 @@ func checkDecode(t *testing.T, data []byte) {
 			t.Fatalf("%+v: %dx%d, %d components, progressive %v: allocated %d bytes, AllocBytes %d",
 				opt, hdr.Width, hdr.Height, len(hdr.Components), hdr.Progressive, alloc, est(opt))
 		}
+		sameAllWays(t, data, opt, got, err)
 		if werr != nil {
 			if err == nil && !opt.SkipAC {
 				t.Fatalf("%+v: image/jpeg fails (%v), Decode succeeds", opt, werr)
@@ -104,4 +106,39 @@ func checkDecode(t *testing.T, data []byte) {
 			t.Fatalf("%+v: bounds %v, want %v", opt, got.Bounds(), wantRect)
 		}
 	}
+}
+
+// sameAllWays checks, at Scale 1 and with SkipAC (which skips AC scans
+// unread), that data decodes with opt to got and err (DecodeBytes's result)
+// whichever way the decoder is fed: through a reader (at Scale 1), or from
+// the slice with the end of the visible input moving by a window of
+// a few bytes (1 to 13, varying with the input), so that it falls at every
+// offset of the entropy-coded data, stuffed bytes and markers included.
+func sameAllWays(t *testing.T, data []byte, opt Options, got image.Image, err error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if opt.Scale != 1 && !opt.SkipAC {
+		return // the same entropy decoding as at Scale 1
+	}
+	window := 1 + len(data)%13
+	got2, err2 := decodeBytesWindow(ctx, data, opt, window)
+	if !sameResult(got, err, got2, err2) {
+		t.Fatalf("%+v: DecodeBytes returns %v; with a window of %d bytes %v", opt, err, window, err2)
+	}
+	if opt.Scale == 1 {
+		got3, err3 := Decode(bytes.NewReader(data), opt)
+		if !sameResult(got, err, got3, err3) {
+			t.Fatalf("%+v: DecodeBytes returns %v; Decode %v", opt, err, err3)
+		}
+	}
+}
+
+// sameResult reports whether two decodes gave the same error, or the same
+// image.
+func sameResult(a image.Image, aerr error, b image.Image, berr error) bool {
+	if aerr != nil || berr != nil {
+		return aerr == berr
+	}
+	return sameImage(a, b) == ""
 }

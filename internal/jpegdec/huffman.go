@@ -6,7 +6,8 @@ package jpegdec
 
 // This file differs from image/jpeg's huffman.go (see the package doc): the
 // bit reader is 64 bits wide and refilled up to 8 bytes at a time, the
-// look-up table has 9 bits, and there is a second table for AC coefficients.
+// look-up table has 9 bits, and there are two more for AC coefficients
+// (acLut, and skip for scale 1/8).
 // The results are image/jpeg's, including for corrupt input:
 //
 //   - image/jpeg fails when it needs bits beyond the end of the
@@ -48,6 +49,11 @@ type huffman struct {
 	// in lutSize bits. An entry is the coefficient (int16) << 16 | the run
 	// (the value's high nibble) << 8 | the total length, or 0.
 	acLut [1 << lutSize]int32
+	// skip is, for an AC table, what skipACSeq needs of a code of up to
+	// lutSize bits, other than an EOB: the zig-zag positions it advances
+	// (its run + 1, or 16 for ZRL) << 8 | the bits of the code and its
+	// coefficient's extra bits; or 0.
+	skip [1 << lutSize]uint16
 	// vals are the decoded values, sorted by their encoding.
 	vals [maxNCodes]uint8
 	// minCodes[i] is the minimum code of length i, or -1 if there are no
@@ -300,12 +306,19 @@ func (d *decoder) processDHT(n int) error {
 			}
 			h.lut[p] = e
 			h.acLut[p] = 0
+			h.skip[p] = 0
 			if tc != acTable || e == 0 {
 				continue
 			}
 			// An AC coefficient whose code and extra bits fit in lutSize.
 			l, v := uint(e&0xff), uint8(e>>8)
 			run, size := v>>4, uint(v&0x0f)
+			switch {
+			case size != 0:
+				h.skip[p] = uint16(run+1)<<8 | uint16(l+size) // #nosec G115 -- l <= lutSize, size <= 15
+			case run == 0x0f:
+				h.skip[p] = 16<<8 | uint16(l) // #nosec G115 -- l <= lutSize
+			}
 			if size == 0 || l+size > lutSize {
 				continue
 			}

@@ -30,8 +30,9 @@
 //   - The entropy decoder was rewritten for speed (huffman.go): a 64-bit bit
 //     buffer refilled up to 8 bytes at a time, a 9-bit look-up table, and a
 //     second one that decodes a short AC code and its coefficient together;
-//     the hot loops keep the bit buffer in local variables (scan.go:
-//     decodeAC, refineNonZeroes). Sequential scans have their own block loop
+//     at 1/8, a third one skips a short AC code and its extra bits in one
+//     step (scan_seq.go); the hot loops keep the bit buffer in local
+//     variables (scan.go: decodeAC, refineNonZeroes). Sequential scans have their own block loop
 //     (sequentialScan), which dequantizes while decoding. Progressive scans
 //     update the stored blocks in place, and refinement scans visit only the
 //     non-zero coefficients, found in the sets of them.
@@ -39,7 +40,8 @@
 //     coefficients and stores straight to the image (idct_store.go).
 //   - applyBlack calls image/draw instead of image/internal/imageutil, which
 //     is not importable (draw.Draw reaches the same code).
-//   - DecodeHeader and AllocBytes are new.
+//   - DecodeHeader, AllocBytes and DecodeBytes (which decodes from the
+//     input slice, with no copy) are new.
 //
 // Scale 1 gives image/jpeg's results for every input: the same pixels, and an
 // error exactly when image/jpeg returns one (the tests, and FuzzDecode,
@@ -62,6 +64,7 @@
 package jpegdec
 
 import (
+	"context"
 	"errors"
 	"image"
 	"io"
@@ -116,6 +119,36 @@ func Decode(r io.Reader, opt Options) (image.Image, error) {
 	d.shift = shift
 	d.skipAC = shift == 3 && opt.SkipAC
 	return d.decode(r, false, false)
+}
+
+// DecodeBytes decodes the JPEG image in data, as Decode would from a
+// reader of it, but from the slice itself: no copying, and the entropy
+// decoder's fast paths run across the whole input. ctx, if it can be done,
+// is checked after each 16 KiB of input read, as a reader that fails once
+// it is done would be (the decode then fails with its error); nil means
+// none. data is only read, and not kept.
+func DecodeBytes(ctx context.Context, data []byte, opt Options) (image.Image, error) {
+	return decodeBytesWindow(ctx, data, opt, bytesWindow)
+}
+
+// decodeBytesWindow is DecodeBytes with the context checked every window
+// bytes (the tests make it small, to move the end of the visible input
+// across every offset of the entropy-coded data).
+func decodeBytesWindow(ctx context.Context, data []byte, opt Options, window int) (image.Image, error) {
+	shift, err := opt.shift()
+	if err != nil {
+		return nil, err
+	}
+	d := new(decoder)
+	d.shift = shift
+	d.skipAC = shift == 3 && opt.SkipAC
+	d.bytes.buf = data
+	d.bytes.j = len(data)
+	if ctx != nil && ctx.Done() != nil {
+		d.ctx, d.window = ctx, max(window, 1)
+		d.bytes.j = 0
+	}
+	return d.decode(nil, false, false)
 }
 
 // DecodeConfig returns the color model and dimensions of a JPEG image
@@ -200,7 +233,7 @@ func progBlockBytes(shift uint, skipAC bool) int64 {
 // decoder converts the planes to an *image.RGBA or *image.CMYK (four
 // components, or three with AdobeTransform 0 or component IDs 'R', 'G',
 // 'B'), 4 bytes per output pixel. The count is exact for the large
-// allocations; it leaves out the decoder's fixed-size state (about 35 KB,
+// allocations; it leaves out the decoder's fixed-size state (about 43 KB,
 // independent of the input) and the runtime's rounding up of each of the at
 // most 11 large allocations to a whole number of pages.
 //

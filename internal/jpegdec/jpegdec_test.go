@@ -2,6 +2,7 @@ package jpegdec
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -17,7 +18,7 @@ import (
 var scales = []int{1, 2, 4, 8}
 
 func decodeBytes(data []byte, opt Options) (image.Image, error) {
-	return Decode(bytes.NewReader(data), opt)
+	return DecodeBytes(context.Background(), data, opt)
 }
 
 // sameImage reports how a and b differ: type, bounds, strides or pixels

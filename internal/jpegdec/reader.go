@@ -5,6 +5,7 @@
 package jpegdec
 
 import (
+	"context"
 	"image"
 	"image/color"
 	"image/draw"
@@ -104,10 +105,16 @@ type decoder struct {
 	// has to be able to unread up to 2 bytes.
 	bytes struct {
 		// buf[i:j] are the buffered bytes read from the underlying
-		// io.Reader that haven't yet been passed further on.
-		buf  [4096]byte
+		// io.Reader that haven't yet been passed further on: own, or
+		// with DecodeBytes the input itself.
+		buf  []byte
 		i, j int
 	}
+	own [4096]byte
+	// ctx is DecodeBytes's context, checked whenever fill advances j by a
+	// window of the input (nil: j is the end of the input from the start).
+	ctx           context.Context
+	window        int
 	width, height int
 
 	img1        *image.Gray
@@ -169,6 +176,9 @@ func (d *decoder) fill() error {
 	if d.bytes.i != d.bytes.j {
 		panic("jpeg: fill called when unread bytes exist")
 	}
+	if d.r == nil {
+		return d.fillWindow()
+	}
 	// Move the last 2 bytes to the start of the buffer, so that the caller
 	// can back up over a 0xff it has read (refillSlow, skipEntropyData).
 	if d.bytes.j > 2 {
@@ -186,6 +196,25 @@ func (d *decoder) fill() error {
 		err = io.ErrUnexpectedEOF
 	}
 	return err
+}
+
+// bytesWindow is how far fill advances through DecodeBytes's input between
+// two checks of its context: the decoding of 16 KiB of entropy-coded data
+// takes a few hundred microseconds.
+const bytesWindow = 16 << 10
+
+// fillWindow is fill for DecodeBytes: the input is all in d.bytes.buf, and
+// fill moves j on by a window, after checking the context, until the end.
+// Nothing moves, so whatever was read before i can still be given back.
+func (d *decoder) fillWindow() error {
+	if d.bytes.j == len(d.bytes.buf) {
+		return io.ErrUnexpectedEOF
+	}
+	if err := d.ctx.Err(); err != nil {
+		return err
+	}
+	d.bytes.j += min(d.window, len(d.bytes.buf)-d.bytes.j)
+	return nil
 }
 
 // readByte returns the next byte, whether buffered or not buffered. It does
@@ -470,6 +499,9 @@ func (d *decoder) processApp14Marker(n int) error {
 // as image/jpeg's does; with headerOnly it stops at the first SOS.
 func (d *decoder) decode(r io.Reader, configOnly, headerOnly bool) (image.Image, error) {
 	d.r = r
+	if r != nil {
+		d.bytes.buf = d.own[:]
+	}
 
 	// Check for the Start Of Image marker.
 	if err := d.readFull(d.tmp[:2]); err != nil {

@@ -375,7 +375,7 @@ func (d *decoder) sequentialScan(sc []seqComp, mxx, myy int) error {
 						// The AC coefficients are not needed at 1/8.
 						if d.eobRun > 0 {
 							d.eobRun--
-						} else if _, err := d.decodeAC(nil, c.qz, c.hac, 1, blockSize-1, 0); err != nil {
+						} else if err := d.skipACSeq(c.hac); err != nil {
 							return err
 						}
 						dst[0] = idct1x1(int(dc[i] * c.qz[0]))
