@@ -297,3 +297,20 @@ func TestStreamAllocation(t *testing.T) {
 		}
 	}
 }
+
+// TestTrailingPixelDataRefused: a zlib stream holding more than the rows
+// (here within one small IDAT chunk the inflater reads whole) is refused,
+// as image/png refuses it ("too much pixel data").
+func TestTrailingPixelDataRefused(t *testing.T) {
+	data := bombPNG(8, 8, 2)
+	if _, err := png.Decode(bytes.NewReader(data)); err == nil {
+		t.Fatal("image/png accepts trailing pixel data")
+	}
+	if _, err := Decode(data, Options{}); !errors.Is(err, ErrFormat) {
+		t.Fatalf("Decode: %v, want a format error", err)
+	}
+	err := Stream(data, Options{}, func(Info) error { return nil }, func(int, []byte) error { return nil })
+	if !errors.Is(err, ErrFormat) {
+		t.Fatalf("Stream: %v, want a format error", err)
+	}
+}
