@@ -314,3 +314,45 @@ func TestTrailingPixelDataRefused(t *testing.T) {
 		t.Fatalf("Stream: %v, want a format error", err)
 	}
 }
+
+// chunks splits a PNG file into its chunks (length, type, data, CRC).
+func chunks(data []byte) [][]byte {
+	var out [][]byte
+	for p := len(pngHeader); p+12 <= len(data); {
+		n := int(uint32(data[p])<<24 | uint32(data[p+1])<<16 | uint32(data[p+2])<<8 | uint32(data[p+3]))
+		out = append(out, data[p:p+12+n])
+		p += 12 + n
+	}
+	return out
+}
+
+// TestChunkEditsMatchImagePNG removes, duplicates, swaps and moves whole
+// chunks (CRCs intact): chunk order rules must match image/png's.
+func TestChunkEditsMatchImagePNG(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, c := range []rawCfg{
+		{w: 6, h: 5, depth: 8, ct: 3, plte: 10, trns: true, split: 9, extra: true},
+		{w: 6, h: 5, depth: 4, ct: 3, plte: 5},
+		{w: 6, h: 5, depth: 16, ct: 2, trns: true, split: 7, extra: true},
+		{w: 6, h: 5, depth: 2, ct: 0, trns: true, interlace: true, extra: true},
+	} {
+		cs := chunks(rawPNG(rng, c))
+		join := func(parts [][]byte) []byte {
+			return bytes.Join(append([][]byte{[]byte(pngHeader)}, parts...), nil)
+		}
+		for i := range cs {
+			var edits [][][]byte
+			edits = append(edits, append(append([][]byte{}, cs[:i]...), cs[i+1:]...))                // remove
+			edits = append(edits, append(append([][]byte{}, cs[:i+1]...), cs[i:]...))                // duplicate
+			edits = append(edits, append(append(append([][]byte{}, cs[:i]...), cs[i+1:]...), cs[i])) // move to end
+			if i+1 < len(cs) {
+				s := append([][]byte{}, cs...)
+				s[i], s[i+1] = s[i+1], s[i]
+				edits = append(edits, s) // swap
+			}
+			for _, e := range edits {
+				checkAgainstPNG(t, join(e), 1<<20)
+			}
+		}
+	}
+}
