@@ -166,29 +166,76 @@ func abs(x int) int {
 	return (x ^ m) - m
 }
 
-// paeth undoes the Paeth filter, one channel at a time with the predictor
-// state in registers (as image/png's filterPaeth).
+// paeth undoes the Paeth filter in place. The predictor is chosen without
+// branches (the compiler turns the two selects into conditional moves),
+// which a photo's unpredictable choices need; ties go to a, then b, as the
+// spec and image/png's filterPaeth.
 func paeth(cdat, pdat []byte, bpp int) {
+	switch bpp {
+	case 3:
+		paeth3(cdat, pdat)
+		return
+	case 4:
+		paeth4(cdat, pdat)
+		return
+	}
 	for i := 0; i < bpp; i++ {
 		a, c := 0, 0
 		for j := i; j < len(cdat); j += bpp {
 			b := int(pdat[j])
-			pa := b - c
-			pb := a - c
-			pc := abs(pa + pb)
-			pa = abs(pa)
-			pb = abs(pb)
-			if pa <= pb && pa <= pc {
-				// a
-			} else if pb <= pc {
-				a = b
-			} else {
-				a = c
-			}
-			a = (a + int(cdat[j])) & 0xff
+			a = (paethPredict(a, b, c) + int(cdat[j])) & 0xff
 			cdat[j] = uint8(a) // #nosec G115 -- masked to a byte
 			c = b
 		}
+	}
+}
+
+// paethPredict is the Paeth predictor of a (left), b (up) and c (up-left).
+func paethPredict(a, b, c int) int {
+	pa := b - c
+	pb := a - c
+	pc := abs(pa + pb)
+	pa = abs(pa)
+	pb = abs(pb)
+	p, best := a, pa
+	if pb < best {
+		p, best = b, pb
+	}
+	if pc < best {
+		p = c
+	}
+	return p
+}
+
+// paeth4 is paeth for 4 bytes per pixel, the four channels interleaved so
+// that their dependency chains overlap.
+func paeth4(cdat, pdat []byte) {
+	var a0, a1, a2, a3, c0, c1, c2, c3 int
+	for j := 0; j+4 <= len(cdat); j += 4 {
+		cd := cdat[j : j+4 : j+4]
+		pd := pdat[j : j+4 : j+4]
+		b0, b1, b2, b3 := int(pd[0]), int(pd[1]), int(pd[2]), int(pd[3])
+		a0 = (paethPredict(a0, b0, c0) + int(cd[0])) & 0xff
+		a1 = (paethPredict(a1, b1, c1) + int(cd[1])) & 0xff
+		a2 = (paethPredict(a2, b2, c2) + int(cd[2])) & 0xff
+		a3 = (paethPredict(a3, b3, c3) + int(cd[3])) & 0xff
+		cd[0], cd[1], cd[2], cd[3] = uint8(a0), uint8(a1), uint8(a2), uint8(a3) // #nosec G115 -- masked to bytes
+		c0, c1, c2, c3 = b0, b1, b2, b3
+	}
+}
+
+// paeth3 is paeth4 for 3 bytes per pixel.
+func paeth3(cdat, pdat []byte) {
+	var a0, a1, a2, c0, c1, c2 int
+	for j := 0; j+3 <= len(cdat); j += 3 {
+		cd := cdat[j : j+3 : j+3]
+		pd := pdat[j : j+3 : j+3]
+		b0, b1, b2 := int(pd[0]), int(pd[1]), int(pd[2])
+		a0 = (paethPredict(a0, b0, c0) + int(cd[0])) & 0xff
+		a1 = (paethPredict(a1, b1, c1) + int(cd[1])) & 0xff
+		a2 = (paethPredict(a2, b2, c2) + int(cd[2])) & 0xff
+		cd[0], cd[1], cd[2] = uint8(a0), uint8(a1), uint8(a2) // #nosec G115 -- masked to bytes
+		c0, c1, c2 = b0, b1, b2
 	}
 }
 
