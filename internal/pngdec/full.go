@@ -16,6 +16,9 @@ func Decode(data []byte, o Options) (image.Image, error) {
 		if err := d.checkSize(); err != nil {
 			return err
 		}
+		if err := d.checkCtx(0); err != nil { // before the pixels are allocated
+			return err
+		}
 		var pix []byte
 		var stride, bpp int
 		img, pix, stride, bpp = d.newImage()

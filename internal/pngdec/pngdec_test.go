@@ -406,3 +406,22 @@ func TestPaethMatchesImagePNG(t *testing.T) {
 		}
 	}
 }
+
+// TestCancelledBeforePixels: a context already cancelled at the first IDAT
+// stops the decode before the image is allocated.
+func TestCancelledBeforePixels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	data := rawPNG(rng, rawCfg{w: 1000, h: 1000, depth: 8, ct: 6})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	_, err := Decode(data, Options{Ctx: ctx})
+	runtime.ReadMemStats(&ms1)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Decode: %v, want context.Canceled", err)
+	}
+	if n := ms1.TotalAlloc - ms0.TotalAlloc; n > 1<<20 {
+		t.Fatalf("cancelled Decode allocated %d bytes", n)
+	}
+}

@@ -17,6 +17,9 @@ func Stream(data []byte, o Options, start func(Info) error, row func(y int, pix 
 		if err := d.checkSize(); err != nil {
 			return err
 		}
+		if err := d.checkCtx(0); err != nil { // before the pixels are allocated
+			return err
+		}
 		lay, conv := d.streamConverter()
 		d.info.Layout = lay
 		if err := start(d.info); err != nil {
