@@ -294,8 +294,10 @@ func transformFocus(src image.Image, h header, s Spec) (image.Image, Spec) {
 	if h.orientation >= 5 {
 		dw, dh = rh, rw
 	}
-	// Decoded YCbCr and gray images are scaled and oriented plane by plane, in fixed
-	// point, and stay YCbCr for the encoder; everything else goes through imaging.
+	// Decoded images are scaled and oriented in fixed point: YCbCr and gray plane by
+	// plane (staying YCbCr for the encoder), RGBA, NRGBA, paletted, 16-bit, CMYK and
+	// NYCbCrA as premultiplied interleaved RGBA (see resize.Image). Other types, and
+	// those at their own size, go through imaging.
 	img, ok := resize.Image(src, dw, dh, h.orientation)
 	if !ok {
 		if b := src.Bounds(); b.Dx() != dw || b.Dy() != dh {

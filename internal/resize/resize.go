@@ -94,12 +94,18 @@ func makeTaps(dst, src int, extent, offset float64) taps {
 	return t
 }
 
-// plane is an 8-bit sample plane: w×h samples, rows stride bytes apart.
+// plane is an 8-bit sample plane: w×h pixels of ch interleaved samples each (1 for a
+// planar image, 4 for RGBA), rows stride bytes apart.
 type plane struct {
 	pix       []byte
 	stride    int
 	w, h      int
+	ch        int
 	offsetPix int // index of sample (0, 0) in pix
+	// conv, when set, produces row y (w·ch samples, premultiplied where there is alpha)
+	// into dst instead of pix holding it: a source whose stored samples are not what the
+	// filter works on (non-premultiplied, palette indices) is converted a row at a time.
+	conv func(y int, dst []byte)
 	// The picture spans extX×extY sample widths from (offX, offY) inside the first
 	// sample: w×h from (0, 0) unless the plane is subsampled chroma of an odd-sized or
 	// odd-placed image, or the result of a box shrink with a partial last box.
@@ -108,7 +114,50 @@ type plane struct {
 
 // newPlane returns a plane whose picture is exactly its samples.
 func newPlane(pix []byte, stride, w, h, offsetPix int) plane {
-	return plane{pix: pix, stride: stride, w: w, h: h, offsetPix: offsetPix, extX: float64(w), extY: float64(h)}
+	return newPlaneCh(pix, stride, w, h, 1, offsetPix)
+}
+
+// newPlaneCh is newPlane for ch interleaved samples a pixel.
+func newPlaneCh(pix []byte, stride, w, h, ch, offsetPix int) plane {
+	return plane{pix: pix, stride: stride, w: w, h: h, ch: ch, offsetPix: offsetPix, extX: float64(w), extY: float64(h)}
+}
+
+// rowReader hands out a plane's rows: in place when it has them, else converted on
+// demand into a ring of n rows. The filter windows of successive output rows move down
+// monotonically, so a window of at most n rows always fits the ring and every source row
+// is converted once.
+type rowReader struct {
+	p    plane
+	ring []byte
+	have []int // source row held in each ring slot, -1 for none
+}
+
+func newRowReader(p plane, n int) *rowReader {
+	r := &rowReader{p: p}
+	if p.conv != nil {
+		r.ring = make([]byte, n*p.w*p.ch)
+		r.have = make([]int, n)
+		for i := range r.have {
+			r.have[i] = -1
+		}
+	}
+	return r
+}
+
+func (r *rowReader) row(y int) []byte {
+	p := r.p
+	rl := p.w * p.ch
+	if p.conv == nil {
+		o := p.offsetPix + y*p.stride
+		return p.pix[o : o+rl]
+	}
+	slot := y % len(r.have)
+	b := r.ring[slot*rl : (slot+1)*rl]
+	if r.have[slot] != y {
+		p.conv(y, b)
+		r.have[slot] = y
+	}
+	return b
 }
 
 // scalePlane resizes src to a new dw×dh plane, one output row at a time: vertically into
@@ -120,15 +169,25 @@ func scalePlane(src plane, dw, dh int) plane {
 	if kx, ky := max(src.w/(2*dw), 1), max(src.h/(2*dh), 1); kx > 1 || ky > 1 {
 		src = boxShrink(src, kx, ky)
 	}
-	dst := newPlane(make([]byte, dw*dh), dw, dw, dh, 0)
+	ch := src.ch
+	dst := newPlaneCh(make([]byte, dw*dh*ch), dw*ch, dw, dh, ch, 0)
 	tx, ty := makeTaps(dw, src.w, src.extX, src.offX), makeTaps(dh, src.h, src.extY, src.offY)
 	// Vertical first: it accumulates whole rows, which is the cheap loop, and it leaves
 	// the horizontal pass only dh rows to filter.
-	tmp := make([]byte, src.w)
-	acc := make([]int32, src.w)
+	tmp := make([]byte, src.w*ch)
+	acc := make([]int32, src.w*ch)
+	rows := newRowReader(src, ty.n)
 	for y := range dh {
-		vertical(tmp, src, acc, ty, y)
-		horizontal(dst.pix[y*dw:(y+1)*dw], tmp, tx)
+		vertical(tmp, rows, acc, ty, y)
+		out := dst.pix[y*dst.stride : y*dst.stride+dw*ch]
+		switch ch {
+		case 1:
+			horizontal(out, tmp, tx)
+		case 4:
+			horizontal4(out, tmp, tx)
+		default:
+			horizontalN(out, tmp, tx, ch)
+		}
 	}
 	return dst
 }
@@ -137,27 +196,56 @@ func scalePlane(src plane, dw, dh int) plane {
 // to nearest. The result's picture geometry is in box units, so that a partial last box
 // does not stretch the image.
 func boxShrink(src plane, kx, ky int) plane {
+	ch := src.ch
 	ow, oh := (src.w+kx-1)/kx, (src.h+ky-1)/ky
-	out := plane{pix: make([]byte, ow*oh), stride: ow, w: ow, h: oh,
-		extX: src.extX / float64(kx), extY: src.extY / float64(ky),
-		offX: src.offX / float64(kx), offY: src.offY / float64(ky)}
-	acc := make([]int, ow)
+	out := boxPlane(src, kx, ky)
+	acc := make([]int, ow*ch)
+	rows := newRowReader(src, 1)
 	for oy := range oh {
 		clear(acc)
-		rows := min(ky, src.h-oy*ky)
-		for y := oy * ky; y < oy*ky+rows; y++ {
-			in := src.pix[src.offsetPix+y*src.stride : src.offsetPix+y*src.stride+src.w]
-			for x, c := range in {
-				acc[x/kx] += int(c)
-			}
+		n := min(ky, src.h-oy*ky)
+		for y := oy * ky; y < oy*ky+n; y++ {
+			boxAdd(acc, rows.row(y), src.w, ch, kx)
 		}
-		row := out.pix[oy*ow : (oy+1)*ow]
-		for ox, a := range acc {
-			n := rows * min(kx, src.w-ox*kx)
-			row[ox] = byte((a + n/2) / n) // #nosec G115 -- the rounded mean of n bytes is a byte
-		}
+		boxMean(out.pix[oy*out.stride:oy*out.stride+ow*ch], acc, src.w, ch, kx, n)
 	}
 	return out
+}
+
+// boxPlane allocates the result of shrinking src by kx×ky boxes, its picture geometry
+// in box units so that a partial last box does not stretch the image.
+func boxPlane(src plane, kx, ky int) plane {
+	ow, oh := (src.w+kx-1)/kx, (src.h+ky-1)/ky
+	return plane{pix: make([]byte, ow*oh*src.ch), stride: ow * src.ch, w: ow, h: oh, ch: src.ch,
+		extX: src.extX / float64(kx), extY: src.extY / float64(ky),
+		offX: src.offX / float64(kx), offY: src.offY / float64(ky)}
+}
+
+// boxAdd adds a row of w pixels of ch samples into acc, kx pixels to a box.
+func boxAdd(acc []int, in []byte, w, ch, kx int) {
+	if ch == 1 {
+		for x, c := range in[:w] {
+			acc[x/kx] += int(c)
+		}
+		return
+	}
+	for bx := 0; bx*kx < w; bx++ {
+		a := acc[bx*ch : bx*ch+ch]
+		end := min((bx+1)*kx, w) * ch
+		for i := bx * kx * ch; i < end; i += ch {
+			for c := range a {
+				a[c] += int(in[i+c])
+			}
+		}
+	}
+}
+
+// boxMean writes the rounded means of acc's boxes of rows rows into out.
+func boxMean(out []byte, acc []int, w, ch, kx, rows int) {
+	for i, a := range acc {
+		n := rows * min(kx, w-i/ch*kx)
+		out[i] = byte((a + n/2) / n) // #nosec G115 -- the rounded mean of n bytes is a byte
+	}
 }
 
 // horizontal filters one row.
@@ -182,14 +270,11 @@ func horizontal(out, in []byte, t taps) {
 
 // vertical computes row y of the vertically scaled src, accumulating one source row at a
 // time so that memory is read sequentially.
-func vertical(out []byte, src plane, acc []int32, t taps, y int) {
+func vertical(out []byte, src *rowReader, acc []int32, t taps, y int) {
 	n := t.n
 	s := t.start[y]
 	w := t.w[y*n : y*n+n]
-	row := func(i int) []byte {
-		o := src.offsetPix + (s+i)*src.stride
-		return src.pix[o : o+src.w]
-	}
+	row := func(i int) []byte { return src.row(s + i) }
 	clear(acc)
 	i := 0
 	for ; i+4 <= len(w); i += 4 { // four rows a pass: a quarter of the loads and stores of acc
@@ -253,8 +338,16 @@ func chroma(r image.Rectangle, ratio image.YCbCrSubsampleRatio) (image.Rectangle
 // Image scales src to dw×dh and then applies EXIF orientation o (1..8; anything else is
 // 1), working on the planes of an *image.YCbCr or *image.Gray. A YCbCr result is 4:4:4:
 // each chroma plane is scaled straight to the output size, so orientation and cropping
-// need no chroma bookkeeping and the JPEG encoder subsamples it again. For any other
-// image type, or a dw or dh below 1, ok is false and src is returned unchanged.
+// need no chroma bookkeeping and the JPEG encoder subsamples it again.
+//
+// RGBA, NRGBA, Paletted, Gray16, RGBA64, NRGBA64, CMYK and NYCbCrA images are filtered
+// as interleaved 8-bit RGBA, premultiplied by alpha (see interleaved); the result is an
+// *image.RGBA when the source is premultiplied or the result opaque, else an
+// *image.NRGBA. For these types a target of the source's own size returns ok false (the
+// caller keeps the image as it is: no filter pass, no loss at low alpha).
+//
+// For any other image type, or a dw or dh below 1, ok is false and src is returned
+// unchanged.
 func Image(src image.Image, dw, dh, o int) (img image.Image, ok bool) {
 	if dw < 1 || dh < 1 {
 		return src, false
@@ -268,7 +361,7 @@ func Image(src image.Image, dw, dh, o int) (img image.Image, ok bool) {
 		}
 		y := newPlane(m.Y, m.YStride, r.Dx(), r.Dy(), m.YOffset(r.Min.X, r.Min.Y))
 		// A chroma plane spans the luma's picture, in units of its subsampling factor.
-		cb := plane{pix: m.Cb, stride: m.CStride, w: cr.Dx(), h: cr.Dy(), offsetPix: m.COffset(r.Min.X, r.Min.Y),
+		cb := plane{pix: m.Cb, stride: m.CStride, w: cr.Dx(), h: cr.Dy(), ch: 1, offsetPix: m.COffset(r.Min.X, r.Min.Y),
 			extX: float64(r.Dx()) / float64(f.X), extY: float64(r.Dy()) / float64(f.Y),
 			offX: float64(r.Min.X)/float64(f.X) - float64(cr.Min.X), offY: float64(r.Min.Y)/float64(f.Y) - float64(cr.Min.Y)}
 		cc := cb
@@ -291,13 +384,16 @@ func Image(src image.Image, dw, dh, o int) (img image.Image, ok bool) {
 		out := orient(scalePlane(g, dw, dh), o)
 		return &image.Gray{Pix: out.pix, Stride: out.stride, Rect: image.Rect(0, 0, out.w, out.h)}, true
 	}
-	return src, false
+	return interleaved(src, dw, dh, o)
 }
 
 // orient returns p transformed by EXIF orientation o (2: mirror; 3: rotate 180°;
 // 4: flip; 5: transpose; 6: rotate 90° clockwise; 7: transverse; 8: rotate 90°
 // counter-clockwise). Each output sample (x, y) is read from p at base + x·dx + y·dy.
 func orient(p plane, o int) plane {
+	if p.ch != 1 {
+		return orientN(p, o)
+	}
 	w, h, st := p.w, p.h, p.stride
 	var base, dx, dy int
 	switch o {

@@ -157,7 +157,7 @@ func TestYCbCrSubImage(t *testing.T) {
 }
 
 func TestUnsupportedIsUntouched(t *testing.T) {
-	src := image.NewNRGBA(image.Rect(0, 0, 4, 4))
+	src := image.NewAlpha(image.Rect(0, 0, 4, 4))
 	got, ok := Image(src, 2, 2, 1)
 	require.False(t, ok)
 	require.Same(t, src, got)
