@@ -152,6 +152,9 @@ type noDecode struct{}
 type decoded struct {
 	img  image.Image // the first frame, composited onto the full canvas for GIFs
 	anim *gif.GIF    // all frames, when they were asked for and the input is a GIF
+	// scaled: img is already resized and oriented for the Spec (decodePNGShrunk); only
+	// the crop is left.
+	scaled bool
 }
 
 // decodeImage decodes data, whose header h has already passed inspect, with the format's
