@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fastimagecache/fastimagecache/internal/fixture"
+	"github.com/fastimagecache/fastimagecache/internal/sandbox"
 )
 
 // streamShapes are PNG layouts the streamed render takes (every pngdec row layout).
@@ -82,6 +83,9 @@ func decodePNGOut(t *testing.T, b []byte) image.Image {
 // than its reservation: at 160 px wide, where the boxes are small, and at 600 (the
 // least shrink that streams), where they are most of the render.
 func TestStreamedPNGHoldsNoFrame(t *testing.T) {
+	if sandbox.RaceEnabled {
+		t.Skip("allocation is measured without the race detector (see TestReservationCoversAllocation)")
+	}
 	data := fixture.PNG(2400, 1800)
 	lim := DefaultLimits()
 	h, err := inspect(data, putConfig{}, lim)
