@@ -65,6 +65,7 @@ func TestStreamedPNGMatchesFullDecode(t *testing.T) {
 						}
 					}
 				}
+				t.Logf("worst difference %d", worst)
 				assert.LessOrEqual(t, worst, 2, "streamed render differs from the full decode's")
 			})
 		}
