@@ -211,7 +211,13 @@ type rendered struct {
 // canonical spec s and encodes. It is a function of its inputs only, so it can later run in
 // a separate worker process. Every output byte comes from our encoder.
 func render(ctx context.Context, data []byte, h header, s Spec) (rendered, error) {
-	dec, err := decodeImage(ctx, data, h, renderOpts(h, s))
+	var dec decoded
+	var err error
+	if streamsPNG(h, s) {
+		dec, err = decodePNGShrunk(ctx, data, h, s)
+	} else {
+		dec, err = decodeImage(ctx, data, h, renderOpts(h, s))
+	}
 	if err != nil {
 		return rendered{}, err
 	}
@@ -247,7 +253,12 @@ func renderDecoded(ctx context.Context, dec decoded, h header, s Spec) (rendered
 		}
 		return rendered{data: buf.Bytes(), format: s.Format, width: w, height: hgt}, nil
 	}
-	img, _ := transformFocus(dec.img, h, s, rowWorkers(ctx))
+	var img image.Image
+	if dec.scaled { // resized and oriented as it was decoded (see renderStreamed)
+		img, _ = cropFocus(dec.img, h, s)
+	} else {
+		img, _ = transformFocus(dec.img, h, s, rowWorkers(ctx))
+	}
 	if err := ctx.Err(); err != nil { // the last chance: the WebP and AVIF encoders cannot be interrupted
 		return rendered{}, err
 	}
@@ -289,12 +300,7 @@ func transform(src image.Image, h header, s Spec) image.Image {
 // where the first did rather than each at its own point. The resize may split its rows
 // across up to workers goroutines (see renderSlot).
 func transformFocus(src image.Image, h header, s Spec, workers int) (image.Image, Spec) {
-	ow0, oh0 := orientedSize(h.width, h.height, h.orientation)
-	rw, rh, ow, oh := geometry(ow0, oh0, s)
-	dw, dh := rw, rh
-	if h.orientation >= 5 {
-		dw, dh = rh, rw
-	}
+	dw, dh := resizeTarget(h, s)
 	// Decoded images are scaled and oriented in fixed point: YCbCr and gray plane by
 	// plane (staying YCbCr for the encoder), RGBA, NRGBA, paletted, 16-bit, CMYK and
 	// NYCbCrA as premultiplied interleaved RGBA (see resize.Image). Other types, and
@@ -306,6 +312,14 @@ func transformFocus(src image.Image, h header, s Spec, workers int) (image.Image
 		}
 		img = orient(img, h.orientation)
 	}
+	return cropFocus(img, h, s)
+}
+
+// cropFocus is the end of transformFocus: the crop of img, already resized and
+// oriented, to s's output size.
+func cropFocus(img image.Image, h header, s Spec) (image.Image, Spec) {
+	ow0, oh0 := orientedSize(h.width, h.height, h.orientation)
+	rw, rh, ow, oh := geometry(ow0, oh0, s)
 	if ow != rw || oh != rh {
 		fx, fy := s.focus()
 		if s.smart() {

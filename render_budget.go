@@ -251,5 +251,9 @@ const encoderState = 1200 << 10
 // the render's own estimate, the input it reads from, a fixed overhead, and in isolated
 // mode the bound of the worker's answer, which is read into this process.
 func (c *Cache) renderNeed(h header, s Spec, inputBytes int) int64 {
-	return renderBytes(h, s) + int64(inputBytes) + decodeOverhead + c.answerBytes(h, s) + c.setupBytes(h.format, s.Format)
+	rb := renderBytes(h, s)
+	if streamsPNG(h, s) {
+		rb = streamedPNGBytes(h, s) // render decodes it row by row (render_stream.go)
+	}
+	return rb + int64(inputBytes) + decodeOverhead + c.answerBytes(h, s) + c.setupBytes(h.format, s.Format)
 }

@@ -44,6 +44,8 @@ type header struct {
 	// encoding of it at full size; 0 for an image type that imaging and the encoders
 	// read pixel by pixel through At (NYCbCrA, CMYK), boxing every colour.
 	pixelBytes int64
+	// pngInterlaced: an Adam7 PNG, which render does not stream (streamsPNG).
+	pngInterlaced bool
 }
 
 // decodeOpts say how much of an image a decode needs.
@@ -275,6 +277,8 @@ func inspectPNG(data []byte, lim Limits) (header, error) {
 		decodeBytes: est,
 		alpha:       palette || hasAlphaModel(cfg.ColorModel) || layout.trns,
 		pixelBytes:  layout.pixelBytes(),
+
+		pngInterlaced: layout.interlaced,
 	}, nil
 }
 

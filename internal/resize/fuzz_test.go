@@ -84,7 +84,7 @@ func FuzzImage(f *testing.F) {
 			fill(m.Cr)
 			src = m.SubImage(r)
 		}
-		orientation := int(o) % 10 // 0 and 9 are not orientations: treated as 1
+		orientation := int(o) % 10                                       // 0 and 9 are not orientations: treated as 1
 		got, ok := ImageWorkers(src, tw, th, orientation, 1+int(o)/10%3) // large ones split their rows
 		if interleavedKind && tw == w && th == h {
 			// the same size is left to the caller, untouched
