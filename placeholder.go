@@ -43,6 +43,7 @@ func placeholderOf(img image.Image, o int) (placeholder, error) {
 	sw := max(1, int(math.Round(float64(placeholderSide*w)/float64(long))))
 	sh := max(1, int(math.Round(float64(placeholderSide*h)/float64(long))))
 	small := image.NewNRGBA(image.Rect(0, 0, sw, sh))
+	at := nrgbaSampler(img)
 	var sumR, sumG, sumB, sumA float64
 	for y := range sh {
 		for x := range sw {
@@ -51,7 +52,7 @@ func placeholderOf(img image.Image, o int) (placeholder, error) {
 				sy := b.Min.Y + ((2*y*placeholderSamples+2*j+1)*h)/(2*sh*placeholderSamples)
 				for i := range placeholderSamples {
 					sx := b.Min.X + ((2*x*placeholderSamples+2*i+1)*w)/(2*sw*placeholderSamples)
-					c := color.NRGBAModel.Convert(img.At(sx, sy)).(color.NRGBA)
+					c := at(sx, sy)
 					r += uint32(c.R)
 					g += uint32(c.G)
 					bl += uint32(c.B)
