@@ -1,9 +1,18 @@
 package fastimagecache
 
 import (
+	"encoding/base64"
+	"fmt"
 	"image"
 	"image/color"
+	"image/draw"
+	"math"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/fastimagecache/fastimagecache/internal/thumbhash"
 )
 
 // samplerImages are images of every type nrgbaSampler reads directly, and one it does
@@ -127,4 +136,75 @@ func TestPlaceholderAllocations(t *testing.T) {
 			t.Errorf("%s: %.0f allocations per placeholder, want at most 100", name, allocs)
 		}
 	}
+}
+
+// refPlaceholder is placeholderOf as it was before its direct pixel reads: every sample
+// through At and color.NRGBAModel, every position computed where it is read.
+func refPlaceholder(img image.Image, o int) (placeholder, error) {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	long := max(w, h)
+	sw := max(1, int(math.Round(float64(placeholderSide*w)/float64(long))))
+	sh := max(1, int(math.Round(float64(placeholderSide*h)/float64(long))))
+	small := image.NewNRGBA(image.Rect(0, 0, sw, sh))
+	var sumR, sumG, sumB, sumA float64
+	for y := range sh {
+		for x := range sw {
+			var r, g, bl, a uint32
+			for j := range placeholderSamples {
+				sy := b.Min.Y + ((2*y*placeholderSamples+2*j+1)*h)/(2*sh*placeholderSamples)
+				for i := range placeholderSamples {
+					sx := b.Min.X + ((2*x*placeholderSamples+2*i+1)*w)/(2*sw*placeholderSamples)
+					c := color.NRGBAModel.Convert(img.At(sx, sy)).(color.NRGBA)
+					r += uint32(c.R)
+					g += uint32(c.G)
+					bl += uint32(c.B)
+					a += uint32(c.A)
+				}
+			}
+			const n = placeholderSamples * placeholderSamples
+			c := color.NRGBA{uint8((r + n/2) / n), uint8((g + n/2) / n), uint8((bl + n/2) / n), uint8((a + n/2) / n)}
+			small.SetNRGBA(x, y, c)
+			wa := float64(c.A)
+			sumR += wa * float64(c.R)
+			sumG += wa * float64(c.G)
+			sumB += wa * float64(c.B)
+			sumA += wa
+		}
+	}
+	oriented := orient(small, o).(*image.NRGBA)
+	hash, err := thumbhash.Encode(oriented.Rect.Dx(), oriented.Rect.Dy(), oriented.Pix)
+	if err != nil {
+		return placeholder{}, err
+	}
+	p := placeholder{hash: base64.StdEncoding.EncodeToString(hash)}
+	if sumA > 0 {
+		p.color = fmt.Sprintf("#%02x%02x%02x", uint8(math.Round(sumR/sumA)), uint8(math.Round(sumG/sumA)), uint8(math.Round(sumB/sumA)))
+	}
+	return p, nil
+}
+
+// TestPlaceholderUnchanged checks that placeholders are what they were before the direct
+// pixel reads, bit for bit, for every image type, size class and orientation: stored
+// metadata and new Puts agree.
+func TestPlaceholderUnchanged(t *testing.T) {
+	imgs := samplerImages()
+	imgs["big-paletted"] = photoGIFFrame(640, 360)
+	imgs["tall-nrgba"] = image.NewNRGBA(image.Rect(0, 0, 7, 450))
+	for name, img := range imgs {
+		for _, o := range []int{1, 6} {
+			got, err := placeholderOf(img, o)
+			require.NoError(t, err)
+			want, err := refPlaceholder(img, o)
+			require.NoError(t, err)
+			assert.Equal(t, want, got, "%s, orientation %d", name, o)
+		}
+	}
+}
+
+// photoGIFFrame is photoLike quantised to a 216-colour palette.
+func photoGIFFrame(w, h int) *image.Paletted {
+	p := image.NewPaletted(image.Rect(0, 0, w, h), paletteWebSafe())
+	draw.FloydSteinberg.Draw(p, p.Bounds(), photoLike(w, h), image.Point{})
+	return p
 }
