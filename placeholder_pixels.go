@@ -19,11 +19,8 @@ func nrgbaSampler(img image.Image) func(x, y int) color.NRGBA {
 		// The palette converted once; an index past it goes through At, which panics as
 		// before (the caller's recovery turns that into ErrCorrupt).
 		var pal [256]color.NRGBA
-		for i, c := range m.Palette {
-			if i >= len(pal) {
-				break
-			}
-			pal[i] = color.NRGBAModel.Convert(c).(color.NRGBA)
+		for i := range min(len(m.Palette), len(pal)) {
+			pal[i] = color.NRGBAModel.Convert(m.Palette[i]).(color.NRGBA)
 		}
 		n := len(m.Palette)
 		return func(x, y int) color.NRGBA {
@@ -50,16 +47,17 @@ func nrgbaSampler(img image.Image) func(x, y int) color.NRGBA {
 }
 
 // nrgbaOf is color.NRGBAModel's conversion of a colour whose RGBA method returned r, g,
-// b, a (alpha-premultiplied, 16 bits).
+// b, a (alpha-premultiplied, 16 bits, r, g, b <= a: so every value below is at most
+// 0xffff, and its top byte what the conversion keeps).
 func nrgbaOf(r, g, b, a uint32) color.NRGBA {
 	switch a {
 	case 0xffff:
-		return color.NRGBA{uint8(r >> 8), uint8(g >> 8), uint8(b >> 8), 0xff}
+		return color.NRGBA{uint8(r >> 8), uint8(g >> 8), uint8(b >> 8), 0xff} // #nosec G115 -- 16-bit values: r>>8 < 256
 	case 0:
 		return color.NRGBA{}
 	}
 	r = (r * 0xffff) / a
 	g = (g * 0xffff) / a
 	b = (b * 0xffff) / a
-	return color.NRGBA{uint8(r >> 8), uint8(g >> 8), uint8(b >> 8), uint8(a >> 8)}
+	return color.NRGBA{uint8(r >> 8), uint8(g >> 8), uint8(b >> 8), uint8(a >> 8)} // #nosec G115 -- 16-bit values (r <= a <= 0xffff): >>8 < 256
 }
