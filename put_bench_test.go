@@ -31,6 +31,7 @@ import (
 //	put      a Put of bytes not stored yet, on a disk store in b.TempDir(): the entry is
 //	         deleted after each Put with the timer stopped, so every Put stores anew
 //	         (same bytes, warm directories); fsync of files and directories included
+//	put-nostage  put, but the original written after the proof instead of while it runs
 //	put-dup  a Put of bytes already stored (the dedup path)
 //	read, inspect, hash, prove, store: the parts of a Put, one at a time (prove is the
 //	         decodeImage Put runs plus the placeholder; store is the disk PutOriginal)
@@ -50,7 +51,10 @@ func BenchmarkPutVsDecode(b *testing.B) {
 			b.Run("decode", func(b *testing.B) {
 				cpuLoop(b, len(data), func() error { return in.decode(data) })
 			})
-			b.Run("put", func(b *testing.B) { benchPutFresh(b, data) })
+			b.Run("put", func(b *testing.B) { benchPutFresh(b, data, nil) })
+			b.Run("put-nostage", func(b *testing.B) {
+				benchPutFresh(b, data, func(c *Cache) { c.hooks.noStage = true })
+			})
 			b.Run("put-dup", func(b *testing.B) {
 				c := benchCache(b)
 				put(b, c, data)
@@ -70,16 +74,19 @@ func BenchmarkPutEager(b *testing.B) {
 	for _, in := range putBenchInputs(b)[:3] {
 		b.Run(in.name, func(b *testing.B) {
 			data := in.data()
-			b.Run("plain", func(b *testing.B) { benchPutFresh(b, data) })
-			b.Run("eager", func(b *testing.B) { benchPutFresh(b, data, WithEagerRenditions(thumb)) })
+			b.Run("plain", func(b *testing.B) { benchPutFresh(b, data, nil) })
+			b.Run("eager", func(b *testing.B) { benchPutFresh(b, data, nil, WithEagerRenditions(thumb)) })
 		})
 	}
 }
 
-// benchPutFresh times Puts of data into a cache made with opts, deleting the entry with
-// the timer stopped after each one.
-func benchPutFresh(b *testing.B, data []byte, opts ...Option) {
+// benchPutFresh times Puts of data into a cache made with opts (and then given to setup,
+// unless nil), deleting the entry with the timer stopped after each one.
+func benchPutFresh(b *testing.B, data []byte, setup func(*Cache), opts ...Option) {
 	c := benchCache(b, opts...)
+	if setup != nil {
+		setup(c)
+	}
 	ctx := context.Background()
 	put(b, c, data) // set-up the first Put pays (directories, codecs)
 	id := idOf(data)
