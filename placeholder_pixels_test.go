@@ -208,3 +208,36 @@ func photoGIFFrame(w, h int) *image.Paletted {
 	draw.FloydSteinberg.Draw(p, p.Bounds(), photoLike(w, h), image.Point{})
 	return p
 }
+
+// BenchmarkPlaceholder times the placeholder of a Put's proving decode (a 2000×1500
+// JPEG at 1/8 is 250×188 YCbCr; a 400×300 GIF frame is Paletted), now ("direct") and
+// through At as before ("at").
+func BenchmarkPlaceholder(b *testing.B) {
+	y := image.NewYCbCr(image.Rect(0, 0, 250, 188), image.YCbCrSubsampleRatio420)
+	for i := range y.Y {
+		y.Y[i] = uint8(noise8(i, 1))
+	}
+	for _, c := range []struct {
+		name string
+		img  image.Image
+	}{{"ycbcr-250x188", y}, {"paletted-400x300", photoGIFFrame(400, 300)}, {"nrgba-1600x1200", photoNRGBA(1600, 1200)}} {
+		b.Run(c.name+"/direct", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_, _ = placeholderOf(c.img, 1)
+			}
+		})
+		b.Run(c.name+"/at", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_, _ = refPlaceholder(c.img, 1)
+			}
+		})
+	}
+}
+
+func photoNRGBA(w, h int) *image.NRGBA {
+	m := image.NewNRGBA(image.Rect(0, 0, w, h))
+	draw.Draw(m, m.Bounds(), photoLike(w, h), image.Point{}, draw.Src)
+	return m
+}
