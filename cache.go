@@ -251,6 +251,8 @@ type hooks struct {
 	// eagerRender runs in a Put's decode goroutine, after the proof and before each eager
 	// rendition rendered from its pixels, with the decode's context.
 	eagerRender func(ctx context.Context)
+	// noStage makes Put store after the proof even on a storage that can stage.
+	noStage bool
 }
 
 // New opens the cache stored in dir, creating dir if it is missing; an existing store is

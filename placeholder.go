@@ -43,15 +43,24 @@ func placeholderOf(img image.Image, o int) (placeholder, error) {
 	sw := max(1, int(math.Round(float64(placeholderSide*w)/float64(long))))
 	sh := max(1, int(math.Round(float64(placeholderSide*h)/float64(long))))
 	small := image.NewNRGBA(image.Rect(0, 0, sw, sh))
+	at := nrgbaSampler(img)
+	// The sample grid's rows and columns, once: sxs[x*placeholderSamples+i] is sample i
+	// of column x.
+	sxs := make([]int, sw*placeholderSamples)
+	for k := range sxs {
+		sxs[k] = b.Min.X + ((2*k+1)*w)/(2*sw*placeholderSamples)
+	}
+	sys := make([]int, sh*placeholderSamples)
+	for k := range sys {
+		sys[k] = b.Min.Y + ((2*k+1)*h)/(2*sh*placeholderSamples)
+	}
 	var sumR, sumG, sumB, sumA float64
 	for y := range sh {
 		for x := range sw {
 			var r, g, bl, a uint32
-			for j := range placeholderSamples {
-				sy := b.Min.Y + ((2*y*placeholderSamples+2*j+1)*h)/(2*sh*placeholderSamples)
-				for i := range placeholderSamples {
-					sx := b.Min.X + ((2*x*placeholderSamples+2*i+1)*w)/(2*sw*placeholderSamples)
-					c := color.NRGBAModel.Convert(img.At(sx, sy)).(color.NRGBA)
+			for _, sy := range sys[y*placeholderSamples : (y+1)*placeholderSamples] {
+				for _, sx := range sxs[x*placeholderSamples : (x+1)*placeholderSamples] {
+					c := at(sx, sy)
 					r += uint32(c.R)
 					g += uint32(c.G)
 					bl += uint32(c.B)

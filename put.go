@@ -105,17 +105,26 @@ func (c *Cache) ingestObserved(ctx context.Context, r io.Reader, pc putConfig) (
 	if err := c.prepareCodecs(ctx, h.format, "", int64(cap(data))); err != nil {
 		return Info{}, h, n, false, err
 	}
+	// The original is written and fsynced while it is proven, and published only after.
+	st := c.startStage(ctx, id, data)
 	ph, err := c.proveAndRenderEager(ctx, data, h, eager)
 	if err != nil {
+		st.discard()
 		return Info{}, h, n, false, err
 	}
 	m.Placeholder, m.Color = ph.hash, ph.color
 	raw, err := json.Marshal(m)
 	if err != nil {
+		st.discard()
 		return Info{}, h, n, false, fmt.Errorf("encode metadata: %w: %w", ErrStorage, err)
 	}
 	sctx, sob := c.begin(ctx, OpStore)
-	created, err := c.store.PutOriginal(sctx, string(id), data, raw)
+	var created bool
+	if st != nil {
+		created, err = st.commit(sctx, raw)
+	} else {
+		created, err = c.store.PutOriginal(sctx, string(id), data, raw)
+	}
 	sob.done(err, Outcome{Format: h.format})
 	if err != nil {
 		return Info{}, h, n, false, storeErr("store "+id.short(), err)

@@ -11,9 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
 )
 
 // benchPNGs are a 3000×2000 RGBA photo (a real photo from /work/bench-photos or
@@ -83,14 +81,6 @@ func benchPNGs(b *testing.B) map[string][]byte {
 		return buf.Bytes()
 	}
 	return map[string][]byte{"photo3000x2000": enc(m), "screen2560x1440": enc(s)}
-}
-
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkRenderPNG320 renders PNG -> 320 px PNG three ways: streamed (render: pngdec
