@@ -30,14 +30,16 @@ import (
 // bench compares thumbnailing real photos with our cold and warm Get, a naive Go pipeline
 // and vipsthumbnail, interleaved over rounds in one process, and prints one table.
 func bench(ctx context.Context, args []string, stdout io.Writer) error {
-	fl := newFlagSet("bench", "[-rounds N] [-size N] [-q N] [-webpq N] [-avifq N] [-cpuprofile FILE] [-tiers] [-formats] [-bucket URL] DIR",
+	fl := newFlagSet("bench", "[-rounds N] [-size N] [-q N] [-webpq N] [-avifq N] [-cpuprofile FILE] [-tiers] [-formats] [-bucket URL] [-issue17] [-png] [-gif] [-large] [-upload] [-put] [-n N] [-pngmax N] [-profile PREFIX] DIR",
 		"Thumbnail every JPEG in DIR (fetch a set with scripts/fetch-photos.sh) with: the naive pipeline\n"+
 			"(imaging.Decode with auto-orientation + imaging.Fit Lanczos + jpeg.Encode), our cold Get (one and two\n"+
 			"in flight), vipsthumbnail when it is on PATH, Put, and warm Get; print images/s, ratios, latency,\n"+
 			"peak memory and mean PSNR against a Lanczos reference from the full-resolution, oriented image; and,\n"+
 			"from an extra untimed pass, the bytes each cold Get allocates against input + 1.5× scaled image + 8 MiB;\n"+
 			"then the output formats table: cold Get to JPEG, WebP and AVIF against vipsthumbnail writing the same\n"+
-			"format at the same quality (bytes, PSNR, SSIM, memory per Get); then the tiers table.", stdout)
+			"format at the same quality (bytes, PSNR, SSIM, memory per Get); then the tiers table; then the issue-17\n"+
+			"rows (PNG, animated GIF, JPEG to 1280, upload to first thumbnail, Put against the proving decode;\n"+
+			"-issue17 or -png, -gif, -large, -upload, -put print only those).", stdout)
 	rounds := fl.Int("rounds", 3, "rounds, interleaved")
 	size := fl.Int("size", 320, "thumbnail box (size×size, contain)")
 	quality := fl.Int("q", 82, "JPEG quality")
@@ -47,6 +49,16 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	cpuProfile := fl.String("cpuprofile", "", "write a CPU profile of the cold Gets (1 in flight) to this file")
 	tiersOnly := fl.Bool("tiers", false, "print only the table of Gets through each tier")
 	bucket := fl.String("bucket", "", "also time Gets through this shared bucket (a gocloud URL; objects are deleted after)")
+	var c17 bench17Config
+	fl.BoolVar(&c17.png, "png", false, "print only the issue-17 rows selected: PNG photos and screenshots -> 320 PNG")
+	fl.BoolVar(&c17.gif, "gif", false, "issue-17 rows: animated GIF -> GIF, as is and resized to 160")
+	fl.BoolVar(&c17.large, "large", false, "issue-17 rows: JPEG -> 1280 JPEG (and -> 320, for the in-flight ratio)")
+	fl.BoolVar(&c17.upload, "upload", false, "issue-17 rows: upload to first thumbnail (Put with the demo's eager presets, then a Get of each)")
+	fl.BoolVar(&c17.put, "put", false, "issue-17 rows: Put against the plain decode that proves each format")
+	all17 := fl.Bool("issue17", false, "print only the issue-17 rows, all of them")
+	limit := fl.Int("n", 0, "use only the first N photos (0: all)")
+	fl.IntVar(&c17.pngMax, "pngmax", 2048, "long side of the photos re-encoded as PNG for the PNG rows")
+	fl.StringVar(&c17.profile, "profile", "", "write CPU profiles of our side of each issue-17 row (round 0) to PREFIX<case>.pprof")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -57,8 +69,18 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *limit > 0 && *limit < len(photos) {
+		photos = photos[:*limit]
+	}
 	if len(photos) == 0 {
 		return fmt.Errorf("no JPEG photos in %s (run scripts/fetch-photos.sh)", fl.Arg(0))
+	}
+	c17.rounds = *rounds
+	if *all17 {
+		c17.png, c17.gif, c17.large, c17.upload, c17.put = true, true, true, true, true
+	}
+	if c17.any() {
+		return bench17(ctx, stdout, photos, c17)
 	}
 	spec := fastimagecache.Spec{Width: *size, Height: *size, Format: fastimagecache.JPEG, Quality: *quality}
 	if *tiersOnly {
@@ -225,7 +247,11 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := benchFormats(ctx, stdout, photos, *size, *rounds, formats); err != nil {
 		return err
 	}
-	return benchTiers(ctx, stdout, photos, spec, *bucket)
+	if err := benchTiers(ctx, stdout, photos, spec, *bucket); err != nil {
+		return err
+	}
+	c17.png, c17.gif, c17.large, c17.upload, c17.put = true, true, true, true, true
+	return bench17(ctx, stdout, photos, c17)
 }
 
 type photo struct {
