@@ -5,9 +5,6 @@ import (
 	"context"
 	"fmt"
 	"image"
-	"image/gif"
-	"image/jpeg"
-	"image/png"
 	"io"
 	"math"
 	"os"
@@ -25,7 +22,6 @@ import (
 	"github.com/disintegration/imaging"
 
 	"github.com/fastimagecache/fastimagecache"
-	"github.com/fastimagecache/fastimagecache/internal/jpegdec"
 )
 
 // The issue-17 table: PNG -> 320 PNG, JPEG -> 1280 and 320 JPEG, animated GIF -> GIF (as
@@ -38,6 +34,22 @@ type bench17Config struct {
 	rounds                       int
 	pngMax                       int    // long side of the photos re-encoded as PNG
 	profile                      string // when set, CPU profiles of our side go to profile+<key>.pprof
+	shotW, shotH                 int    // generated screenshots' size (0: 1440×900)
+	gifW, gifH, gifFrames        int    // generated animations' size and frames (0: 480×360, 24)
+}
+
+// withDefaults fills the generated inputs' sizes left 0.
+func (c bench17Config) withDefaults() bench17Config {
+	if c.shotW == 0 || c.shotH == 0 {
+		c.shotW, c.shotH = 1440, 900
+	}
+	if c.gifW == 0 || c.gifH == 0 || c.gifFrames == 0 {
+		c.gifW, c.gifH, c.gifFrames = 480, 360, 24
+	}
+	if c.pngMax == 0 {
+		c.pngMax = 2048
+	}
+	return c
 }
 
 func (c bench17Config) any() bool { return c.png || c.gif || c.large || c.upload || c.put }
@@ -81,6 +93,7 @@ type row17 struct {
 
 // bench17 runs the groups cfg selects and prints the table.
 func bench17(ctx context.Context, stdout io.Writer, photos []photo, cfg bench17Config) error {
+	cfg = cfg.withDefaults()
 	vipsPath, _ := exec.LookPath("vipsthumbnail")
 	var rows []*row17
 	var pngIn, gifIn []photo
@@ -89,7 +102,7 @@ func bench17(ctx context.Context, stdout io.Writer, photos []photo, cfg bench17C
 		if err != nil {
 			return err
 		}
-		shots, err := screenshots(6, 1440, 900)
+		shots, err := screenshots(6, cfg.shotW, cfg.shotH)
 		if err != nil {
 			return err
 		}
@@ -97,7 +110,7 @@ func bench17(ctx context.Context, stdout io.Writer, photos []photo, cfg bench17C
 	}
 	if cfg.gif || cfg.put {
 		var err error
-		if gifIn, err = animatedGIFs(6, 480, 360, 24); err != nil {
+		if gifIn, err = animatedGIFs(6, cfg.gifW, cfg.gifH, cfg.gifFrames); err != nil {
 			return err
 		}
 	}
@@ -105,7 +118,7 @@ func bench17(ctx context.Context, stdout io.Writer, photos []photo, cfg bench17C
 		return &row17{key: key, name: fmt.Sprintf("JPEG photos -> %d JPEG q82", size), inputs: photos, box: size,
 			spec:  fastimagecache.Spec{Width: size, Height: size, Format: fastimagecache.JPEG, Quality: 82},
 			naive: func(b []byte) []byte { return naiveThumb(b, size, 82) }, vipsArgs: []string{"-s", fmt.Sprintf("%dx%d", size, size)},
-			vipsExt: "jpg", vipsOpts: "[Q=82,strip]", target: 1.5}
+			vipsExt: "jpg", vipsOpts: vipsJPEG(82), target: 1.5}
 	}
 	if cfg.png {
 		rows = append(rows, &row17{key: "png320", name: "PNG photos/screenshots -> 320 PNG", inputs: pngIn, box: 320,
@@ -120,7 +133,7 @@ func bench17(ctx context.Context, stdout io.Writer, photos []photo, cfg bench17C
 		rows = append(rows,
 			&row17{key: "gif", name: "animated GIF -> GIF (no resize)", inputs: gifIn,
 				spec: fastimagecache.Spec{Format: fastimagecache.GIF}, naive: naiveGIFCopy, vipsIn: "[n=-1]",
-				vipsArgs: []string{"-s", "480x360"}, vipsExt: "gif", vipsOpts: "[strip]", target: 1},
+				vipsArgs: []string{"-s", fmt.Sprintf("%dx%d", cfg.gifW, cfg.gifH)}, vipsExt: "gif", vipsOpts: "[strip]", target: 1},
 			&row17{key: "gif160", name: "animated GIF -> 160 GIF (resize)", inputs: gifIn,
 				spec:  fastimagecache.Spec{Width: 160, Height: 160, Format: fastimagecache.GIF},
 				naive: func(b []byte) []byte { return naiveGIFResize(b, 160) }, vipsIn: "[n=-1]",
@@ -434,202 +447,13 @@ func (r *row17) print(tw io.Writer, notes map[string]bool) {
 	}
 }
 
+// vipsJPEG is vipsthumbnail's JPEG output options: our quality, metadata stripped (our
+// renditions carry none; libvips otherwise copies the source's EXIF, XMP and ICC).
+func vipsJPEG(q int) string { return fmt.Sprintf("[Q=%d,strip]", q) }
+
 func metStr(ok bool) string {
 	if ok {
 		return "met"
 	}
 	return "not met"
-}
-
-// uploadRow is upload to first thumbnail: Put with eager presets, then a Get of each.
-type uploadRow struct {
-	key, name string
-	inputs    []photo
-	presets   []fastimagecache.Spec
-	accept    string
-	vipsRuns  [][]string // per rendition: args, ext, output options (last two elements)
-	ours      pipe
-	vips      pipe
-}
-
-// demoUploadRows are the demo server's default presets (serve.go: thumb 160×160 cover and
-// small 320×320 contain, both Auto), and the same presets as JPEG alone.
-func demoUploadRows(photos []photo) []*uploadRow {
-	thumb := fastimagecache.Spec{Width: 160, Height: 160, Fit: fastimagecache.Cover, Format: fastimagecache.Auto}
-	small := fastimagecache.Spec{Width: 320, Height: 320, Format: fastimagecache.Auto}
-	vipsFor := func(formats []outFormat) [][]string {
-		var out [][]string
-		for _, f := range formats {
-			opts := fmt.Sprintf("[Q=%d,%s]", f.quality, f.vips)
-			out = append(out, []string{"-s", "160x160", "--smartcrop=centre", f.ext, opts}, []string{"-s", "320x320", f.ext, opts})
-		}
-		return out
-	}
-	all := benchOutFormats(82, benchWebPQuality, benchAVIFQuality)
-	jthumb, jsmall := thumb, small
-	jthumb.Format, jsmall.Format = fastimagecache.JPEG, fastimagecache.JPEG
-	return []*uploadRow{
-		{key: "upload", name: "upload to first thumbnail, demo presets (Auto: AVIF, WebP, JPEG each)", inputs: photos,
-			presets: []fastimagecache.Spec{thumb, small}, accept: browserAccept, vipsRuns: vipsFor(all)},
-		{key: "upload-jpeg", name: "upload to first thumbnail, the presets as JPEG", inputs: photos,
-			presets: []fastimagecache.Spec{jthumb, jsmall}, vipsRuns: vipsFor(all[:1])},
-	}
-}
-
-func (u *uploadRow) run(ctx context.Context, round int, vipsPath, prof string) error {
-	dir, err := os.MkdirTemp("", "fastimagecache-bench")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	c, err := fastimagecache.New(dir, fastimagecache.WithEagerRenditions(u.presets...))
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	var wall, cpu time.Duration
-	err = withProfile(prof, func() error {
-		runtime.GC()
-		cpu0, start := selfCPU(), time.Now()
-		for _, in := range u.inputs {
-			info, err := c.Put(ctx, bytes.NewReader(in.data))
-			if err != nil {
-				return fmt.Errorf("%s: put %s: %w", u.name, in.name, err)
-			}
-			for _, s := range u.presets {
-				if _, err := getAccept(ctx, c, info.ID, s, u.accept); err != nil {
-					return fmt.Errorf("%s: get %s: %w", u.name, in.name, err)
-				}
-			}
-		}
-		wall, cpu = time.Since(start), selfCPU()-cpu0
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	u.ours.add(round, nil, wall, cpu)
-	if vipsPath == "" {
-		return nil
-	}
-	var vw, vc time.Duration
-	for _, a := range u.vipsRuns {
-		vr, err := runVipsOn(vipsPath, u.inputs, "", a[:len(a)-2], a[len(a)-2], a[len(a)-1])
-		if err != nil {
-			return fmt.Errorf("%s: %w", u.name, err)
-		}
-		vw, vc = vw+vr.wall, vc+vr.cpu
-	}
-	u.vips.add(round, nil, vw, vc)
-	return nil
-}
-
-func (u *uploadRow) print(tw io.Writer) {
-	n := float64(len(u.inputs))
-	rate := func(p *pipe) float64 { return n / median(p.wall).Seconds() }
-	cpuMs := func(p *pipe) string { return fmt.Sprintf("%.1f", float64(median(p.cpu).Microseconds())/1e3/n) }
-	name := fmt.Sprintf("%s (%d files, %d renditions by vips)", u.name, len(u.inputs), len(u.vipsRuns))
-	vs, target := "n/a", ""
-	if u.vips.ok() {
-		got := rate(&u.ours) / rate(&u.vips)
-		vs, target = fmt.Sprintf("%.2f×", got), fmt.Sprintf(">= 1.5× vips: %s", metStr(got >= 1.5))
-	}
-	fmt.Fprintf(tw, "| %s\t| fastimagecache Put + Get of each preset\t| %.1f\t| %s\t| \t| %s\t| \t| %s\t|\n", name, rate(&u.ours), cpuMs(&u.ours), vs, target)
-	if u.vips.ok() {
-		fmt.Fprintf(tw, "| %s\t| vipsthumbnail, the same renditions\t| %.1f\t| %s\t| \t| 1.00×\t| \t| \t|\n", name, rate(&u.vips), cpuMs(&u.vips))
-	}
-}
-
-// putRow is Put against the plain decode that proves the format.
-type putRow struct {
-	key, name  string
-	inputs     []photo
-	decode     func([]byte) error
-	decodeName string
-	full       func([]byte) error // an extra comparison decode (JPEG: image/jpeg at full size)
-	put, dec   pipe
-	fullDec    pipe
-}
-
-func (p *putRow) run(ctx context.Context, round int, prof string) error {
-	dir, err := os.MkdirTemp("", "fastimagecache-bench")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	c, err := fastimagecache.New(dir)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	var wall, cpu time.Duration
-	err = withProfile(prof, func() error {
-		runtime.GC()
-		cpu0, start := selfCPU(), time.Now()
-		for _, in := range p.inputs {
-			if _, err := c.Put(ctx, bytes.NewReader(in.data)); err != nil {
-				return fmt.Errorf("put %s: %w", in.name, err)
-			}
-		}
-		wall, cpu = time.Since(start), selfCPU()-cpu0
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	p.put.add(round, nil, wall, cpu)
-	for _, d := range []struct {
-		fn func([]byte) error
-		to *pipe
-	}{{p.decode, &p.dec}, {p.full, &p.fullDec}} {
-		if d.fn == nil {
-			continue
-		}
-		var derr error
-		_, wall, cpu := timed(func() [][]byte {
-			for _, in := range p.inputs {
-				if err := d.fn(in.data); err != nil && derr == nil {
-					derr = fmt.Errorf("decode %s: %w", in.name, err)
-				}
-			}
-			return nil
-		})
-		if derr != nil {
-			return derr
-		}
-		d.to.add(round, nil, wall, cpu)
-	}
-	return nil
-}
-
-func (p *putRow) print(tw io.Writer) {
-	n := float64(len(p.inputs))
-	ms := func(ds []time.Duration) float64 { return float64(median(ds).Microseconds()) / 1e3 / n }
-	r := ms(p.put.wall) / ms(p.dec.wall)
-	fmt.Fprintf(tw, "| %s (%d files)\t| %.2f\t| %.2f\t| %s\t| %.2f\t| %.2f×\t| <= 1.0×: %s\t|\n", p.name, len(p.inputs), ms(p.put.wall), ms(p.put.cpu),
-		p.decodeName, ms(p.dec.wall), r, metStr(r <= 1))
-	if p.fullDec.ok() {
-		fmt.Fprintf(tw, "| %s (%d files)\t| \t| \t| image/jpeg Decode, full size\t| %.2f\t| %.2f×\t| \t|\n", p.name, len(p.inputs),
-			ms(p.fullDec.wall), ms(p.put.wall)/ms(p.fullDec.wall))
-	}
-}
-
-func decodeJPEGProof(b []byte) error {
-	_, err := jpegdec.Decode(bytes.NewReader(b), jpegdec.Options{Scale: 8})
-	return err
-}
-
-func decodeJPEGFull(b []byte) error {
-	_, err := jpeg.Decode(bytes.NewReader(b))
-	return err
-}
-
-func decodePNG(b []byte) error {
-	_, err := png.Decode(bytes.NewReader(b))
-	return err
-}
-
-func decodeGIFAll(b []byte) error {
-	_, err := gif.DecodeAll(bytes.NewReader(b))
-	return err
 }

@@ -63,10 +63,10 @@ func screenshots(n, w, h int) ([]photo, error) {
 			inset = max(4, min(w, h)/24)
 		}
 		win := image.Rect(inset, inset, w-inset, h-inset)
-		bg := color.NRGBA{uint8(230 + rng.IntN(26)), uint8(230 + rng.IntN(26)), uint8(230 + rng.IntN(26)), 255}
+		bg := color.NRGBA{uint8(230 + rng.IntN(26)), uint8(230 + rng.IntN(26)), uint8(230 + rng.IntN(26)), 255} // #nosec G115 -- 230+[0,26) fits a byte
 		draw.Draw(m, win, image.NewUniform(bg), image.Point{}, draw.Src)
 		// Title bar, sidebar, buttons.
-		accent := color.NRGBA{uint8(rng.IntN(200)), uint8(rng.IntN(200)), uint8(55 + rng.IntN(200)), 255}
+		accent := color.NRGBA{uint8(rng.IntN(200)), uint8(rng.IntN(200)), uint8(55 + rng.IntN(200)), 255} // #nosec G115 -- at most 254
 		bar := image.Rect(win.Min.X, win.Min.Y, win.Max.X, win.Min.Y+max(2, h/20))
 		draw.Draw(m, bar, image.NewUniform(accent), image.Point{}, draw.Src)
 		side := image.Rect(win.Min.X, bar.Max.Y, win.Min.X+max(2, w/6), win.Max.Y)
