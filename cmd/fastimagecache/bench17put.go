@@ -184,11 +184,11 @@ func (p *putRow) print(tw io.Writer) {
 	n := float64(len(p.inputs))
 	ms := func(ds []time.Duration) float64 { return float64(median(ds).Microseconds()) / 1e3 / n }
 	r := ms(p.put.wall) / ms(p.dec.wall)
-	fmt.Fprintf(tw, "| %s (%d files)\t| %.2f\t| %.2f\t| %s\t| %.2f\t| %.2f×\t| <= 1.0×: %s\t|\n", p.name, len(p.inputs), ms(p.put.wall), ms(p.put.cpu),
-		p.decodeName, ms(p.dec.wall), r, metStr(r <= 1))
+	fmt.Fprintf(tw, "| %s (%d files)\t| %.2f\t| %.2f\t| %s\t| %.2f\t| %.2f\t| %.2f×\t| %.2f×\t| <= 1.0×: %s\t|\n", p.name, len(p.inputs), ms(p.put.wall), ms(p.put.cpu),
+		p.decodeName, ms(p.dec.wall), ms(p.dec.cpu), r, ms(p.put.cpu)/ms(p.dec.cpu), metStr(r <= 1))
 	if p.fullDec.ok() {
-		fmt.Fprintf(tw, "| %s (%d files)\t| \t| \t| image/jpeg Decode, full size\t| %.2f\t| %.2f×\t| \t|\n", p.name, len(p.inputs),
-			ms(p.fullDec.wall), ms(p.put.wall)/ms(p.fullDec.wall))
+		fmt.Fprintf(tw, "| %s (%d files)\t| \t| \t| image/jpeg Decode, full size\t| %.2f\t| %.2f\t| %.2f×\t| %.2f×\t| \t|\n", p.name, len(p.inputs),
+			ms(p.fullDec.wall), ms(p.fullDec.cpu), ms(p.put.wall)/ms(p.fullDec.wall), ms(p.put.cpu)/ms(p.fullDec.cpu))
 	}
 }
 
