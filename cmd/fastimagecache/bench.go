@@ -30,7 +30,7 @@ import (
 // bench compares thumbnailing real photos with our cold and warm Get, a naive Go pipeline
 // and vipsthumbnail, interleaved over rounds in one process, and prints one table.
 func bench(ctx context.Context, args []string, stdout io.Writer) error {
-	fl := newFlagSet("bench", "[-rounds N] [-size N] [-q N] [-webpq N] [-avifq N] [-cpuprofile FILE] [-tiers] [-formats] [-bucket URL] [-issue17] [-png] [-gif] [-large] [-upload] [-put] [-n N] [-pngmax N] [-profile PREFIX] DIR",
+	fl := newFlagSet("bench", "[-rounds N] [-size N] [-q N] [-webpq N] [-avifq N] [-cpuprofile FILE] [-tiers] [-formats] [-bucket URL] [-issue17] [-png] [-gif] [-large] [-upload] [-put] [-n N] [-pngmax N] [-gifs N] [-profile PREFIX] DIR",
 		"Thumbnail every JPEG in DIR (fetch a set with scripts/fetch-photos.sh) with: the naive pipeline\n"+
 			"(imaging.Decode with auto-orientation + imaging.Fit Lanczos + jpeg.Encode), our cold Get (one and two\n"+
 			"in flight), vipsthumbnail when it is on PATH, Put, and warm Get; print images/s, ratios, latency,\n"+
@@ -57,6 +57,7 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	fl.BoolVar(&c17.put, "put", false, "issue-17 rows: Put against the plain decode that proves each format")
 	all17 := fl.Bool("issue17", false, "print only the issue-17 rows, all of them")
 	limit := fl.Int("n", 0, "use only the first N photos (0: all)")
+	fl.IntVar(&c17.gifs, "gifs", 6, "how many animated GIFs the GIF and Put rows generate")
 	fl.IntVar(&c17.pngMax, "pngmax", 2048, "long side of the photos re-encoded as PNG for the PNG rows")
 	fl.StringVar(&c17.profile, "profile", "", "write CPU profiles of our side of each issue-17 row (round 0) to PREFIX<case>.pprof")
 	if err := fl.Parse(args); err != nil {

@@ -36,6 +36,7 @@ type bench17Config struct {
 	profile                      string // when set, CPU profiles of our side go to profile+<key>.pprof
 	shotW, shotH                 int    // generated screenshots' size (0: 1440×900)
 	gifW, gifH, gifFrames        int    // generated animations' size and frames (0: 480×360, 24)
+	gifs                         int    // how many animations (0: 6)
 }
 
 // withDefaults fills the generated inputs' sizes left 0.
@@ -45,6 +46,9 @@ func (c bench17Config) withDefaults() bench17Config {
 	}
 	if c.gifW == 0 || c.gifH == 0 || c.gifFrames == 0 {
 		c.gifW, c.gifH, c.gifFrames = 480, 360, 24
+	}
+	if c.gifs == 0 {
+		c.gifs = 6
 	}
 	if c.pngMax == 0 {
 		c.pngMax = 2048
@@ -110,7 +114,7 @@ func bench17(ctx context.Context, stdout io.Writer, photos []photo, cfg bench17C
 	}
 	if cfg.gif || cfg.put {
 		var err error
-		if gifIn, err = animatedGIFs(6, cfg.gifW, cfg.gifH, cfg.gifFrames); err != nil {
+		if gifIn, err = animatedGIFs(cfg.gifs, cfg.gifW, cfg.gifH, cfg.gifFrames); err != nil {
 			return err
 		}
 	}
