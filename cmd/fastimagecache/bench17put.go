@@ -60,7 +60,7 @@ func (u *uploadRow) run(ctx context.Context, round int, vipsPath, prof string) e
 		return err
 	}
 	defer os.RemoveAll(dir)
-	c, err := fastimagecache.New(dir, fastimagecache.WithEagerRenditions(u.presets...))
+	c, err := fastimagecache.New(dir, fastimagecache.WithEagerRenditions(u.presets...), slowMachine)
 	if err != nil {
 		return err
 	}
@@ -135,7 +135,7 @@ func (p *putRow) run(ctx context.Context, round int, prof string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	c, err := fastimagecache.New(dir)
+	c, err := fastimagecache.New(dir, slowMachine)
 	if err != nil {
 		return err
 	}
