@@ -6,6 +6,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"math"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -132,4 +133,18 @@ func TestBench17Inputs(t *testing.T) {
 	out := naiveGIFResize(anims[0].data, 16)
 	require.NotNil(t, out)
 	assert.NotNil(t, naiveGIFCopy(anims[0].data))
+}
+
+// The flags reach the rows: -put alone prints the Put table and no rows table.
+func TestBenchPutFlag(t *testing.T) {
+	dir := t.TempDir()
+	for _, p := range tinyPhotos() {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, p.name), p.data, 0o600))
+	}
+	var out bytes.Buffer
+	require.NoError(t, bench(t.Context(), []string{"-put", "-rounds", "1", "-gifs", "1", "-n", "1", dir}, &out))
+	s := out.String()
+	assert.Contains(t, s, "| JPEG photos (1 files)")
+	assert.Contains(t, s, "| animated GIFs (1 files)")
+	assert.NotContains(t, s, "issue 17 rows")
 }
