@@ -30,14 +30,16 @@ import (
 // bench compares thumbnailing real photos with our cold and warm Get, a naive Go pipeline
 // and vipsthumbnail, interleaved over rounds in one process, and prints one table.
 func bench(ctx context.Context, args []string, stdout io.Writer) error {
-	fl := newFlagSet("bench", "[-rounds N] [-size N] [-q N] [-webpq N] [-avifq N] [-cpuprofile FILE] [-tiers] [-formats] [-bucket URL] DIR",
+	fl := newFlagSet("bench", "[-rounds N] [-size N] [-q N] [-webpq N] [-avifq N] [-cpuprofile FILE] [-tiers] [-formats] [-bucket URL] [-issue17] [-png] [-gif] [-large] [-upload] [-put] [-n N] [-pngmax N] [-gifs N] [-profile PREFIX] DIR",
 		"Thumbnail every JPEG in DIR (fetch a set with scripts/fetch-photos.sh) with: the naive pipeline\n"+
 			"(imaging.Decode with auto-orientation + imaging.Fit Lanczos + jpeg.Encode), our cold Get (one and two\n"+
 			"in flight), vipsthumbnail when it is on PATH, Put, and warm Get; print images/s, ratios, latency,\n"+
 			"peak memory and mean PSNR against a Lanczos reference from the full-resolution, oriented image; and,\n"+
 			"from an extra untimed pass, the bytes each cold Get allocates against input + 1.5× scaled image + 8 MiB;\n"+
 			"then the output formats table: cold Get to JPEG, WebP and AVIF against vipsthumbnail writing the same\n"+
-			"format at the same quality (bytes, PSNR, SSIM, memory per Get); then the tiers table.", stdout)
+			"format at the same quality (bytes, PSNR, SSIM, memory per Get); then the tiers table; then the issue-17\n"+
+			"rows (PNG, animated GIF, JPEG to 1280, upload to first thumbnail, Put against the proving decode;\n"+
+			"-issue17 or -png, -gif, -large, -upload, -put print only those).", stdout)
 	rounds := fl.Int("rounds", 3, "rounds, interleaved")
 	size := fl.Int("size", 320, "thumbnail box (size×size, contain)")
 	quality := fl.Int("q", 82, "JPEG quality")
@@ -47,6 +49,17 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	cpuProfile := fl.String("cpuprofile", "", "write a CPU profile of the cold Gets (1 in flight) to this file")
 	tiersOnly := fl.Bool("tiers", false, "print only the table of Gets through each tier")
 	bucket := fl.String("bucket", "", "also time Gets through this shared bucket (a gocloud URL; objects are deleted after)")
+	var c17 bench17Config
+	fl.BoolVar(&c17.png, "png", false, "print only the issue-17 rows selected: PNG photos and screenshots -> 320 PNG")
+	fl.BoolVar(&c17.gif, "gif", false, "issue-17 rows: animated GIF -> GIF, as is and resized to 160")
+	fl.BoolVar(&c17.large, "large", false, "issue-17 rows: JPEG -> 1280 JPEG (and -> 320, for the in-flight ratio)")
+	fl.BoolVar(&c17.upload, "upload", false, "issue-17 rows: upload to first thumbnail (Put with the demo's eager presets, then a Get of each)")
+	fl.BoolVar(&c17.put, "put", false, "issue-17 rows: Put against the plain decode that proves each format")
+	all17 := fl.Bool("issue17", false, "print only the issue-17 rows, all of them")
+	limit := fl.Int("n", 0, "use only the first N photos (0: all)")
+	fl.IntVar(&c17.gifs, "gifs", 6, "how many animated GIFs the GIF and Put rows generate")
+	fl.IntVar(&c17.pngMax, "pngmax", 2048, "long side of the photos re-encoded as PNG for the PNG rows")
+	fl.StringVar(&c17.profile, "profile", "", "write CPU profiles of our side of each issue-17 row (round 0) to PREFIX<case>.pprof")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -57,8 +70,18 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *limit > 0 && *limit < len(photos) {
+		photos = photos[:*limit]
+	}
 	if len(photos) == 0 {
 		return fmt.Errorf("no JPEG photos in %s (run scripts/fetch-photos.sh)", fl.Arg(0))
+	}
+	c17.rounds = *rounds
+	if *all17 {
+		c17.png, c17.gif, c17.large, c17.upload, c17.put = true, true, true, true, true
+	}
+	if c17.any() {
+		return bench17(ctx, stdout, photos, c17)
 	}
 	spec := fastimagecache.Spec{Width: *size, Height: *size, Format: fastimagecache.JPEG, Quality: *quality}
 	if *tiersOnly {
@@ -83,7 +106,8 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	var naive, cold, cold2, vips, puts []time.Duration
 	var warm []time.Duration
 	var peakNaive, peakCold uint64
-	var psnrNaive, psnrOurs []float64
+	var psnrNaive, psnrOurs, psnrVips scored
+	var outsVips [][]byte
 	vipsPath, _ := exec.LookPath("vipsthumbnail")
 	var prof *os.File
 	if *cpuProfile != "" {
@@ -179,17 +203,26 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 		cold2 = append(cold2, d)
 
 		if vipsPath != "" {
-			d, err := runVips(vipsPath, photos, *size, *quality)
+			vr, err := runVipsOn(vipsPath, photos, "", []string{"-s", fmt.Sprintf("%dx%d", *size, *size)}, "jpg", vipsJPEG(*quality))
 			if err != nil {
 				return err
 			}
-			vips = append(vips, d)
+			vips = append(vips, vr.wall)
+			if round == 0 {
+				outsVips = vr.outputs
+			}
 		}
 		if round == 0 {
 			for i, p := range photos {
 				ref := reference(p.data, *size)
-				psnrNaive = append(psnrNaive, psnr(ref, outsNaive[i]))
-				psnrOurs = append(psnrOurs, psnr(ref, outsOurs[i]))
+				for _, s := range []struct {
+					to   *scored
+					outs [][]byte
+				}{{&psnrNaive, outsNaive}, {&psnrOurs, outsOurs}, {&psnrVips, outsVips}} {
+					if len(s.outs) > i {
+						s.to.add(psnr(ref, s.outs[i]))
+					}
+				}
 			}
 		}
 	}
@@ -205,17 +238,20 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		return fmt.Sprintf("%.2f×", r/rate(vips))
 	}
-	fmt.Fprintf(tw, "naive Go (decode + imaging Lanczos + encode)\t%.1f\t1.00×\t%s\t%.2f\t%.0f\t\n", naiveRate, vipsCol(naiveRate), mean(psnrNaive), mib(peakNaive))
-	fmt.Fprintf(tw, "fastimagecache cold Get, 1 in flight\t%.1f\t%.2f×\t%s\t%.2f\t%.0f\t\n", coldRate, coldRate/naiveRate, vipsCol(coldRate), mean(psnrOurs), mib(peakCold))
+	fmt.Fprintf(tw, "naive Go (decode + imaging Lanczos + encode)\t%.1f\t1.00×\t%s\t%s\t%.0f\t\n", naiveRate, vipsCol(naiveRate), &psnrNaive, mib(peakNaive))
+	fmt.Fprintf(tw, "fastimagecache cold Get, 1 in flight\t%.1f\t%.2f×\t%s\t%s\t%.0f\t\n", coldRate, coldRate/naiveRate, vipsCol(coldRate), &psnrOurs, mib(peakCold))
 	fmt.Fprintf(tw, "fastimagecache cold Get, 2 in flight\t%.1f\t%.2f×\t%s\t\t\t\n", rate(cold2), rate(cold2)/naiveRate, vipsCol(rate(cold2)))
 	if len(vips) > 0 {
-		fmt.Fprintf(tw, "vipsthumbnail (one process, all photos)\t%.1f\t%.2f×\t1.00×\t\t\t\n", rate(vips), rate(vips)/naiveRate)
+		fmt.Fprintf(tw, "vipsthumbnail (one process, all photos, metadata stripped)\t%.1f\t%.2f×\t1.00×\t%s\t\t\n", rate(vips), rate(vips)/naiveRate, &psnrVips)
 	} else {
 		fmt.Fprintf(tw, "vipsthumbnail\tnot on PATH\t\t\t\t\t\n")
 	}
 	fmt.Fprintf(tw, "fastimagecache Put (validate + proving decode + store)\t%.1f\t\t\t\t\t\n", rate(puts))
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if psnrNaive.resized+psnrOurs.resized+psnrVips.resized > 0 {
+		fmt.Fprintln(stdout, "* outputs a pixel off the reference's size were resized to it (Lanczos) before PSNR and counted, not dropped")
 	}
 	slices.Sort(warm)
 	fmt.Fprintf(stdout, "warm Get (hit): p50 %v, p99 %v over %d gets\n",
@@ -225,7 +261,11 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := benchFormats(ctx, stdout, photos, *size, *rounds, formats); err != nil {
 		return err
 	}
-	return benchTiers(ctx, stdout, photos, spec, *bucket)
+	if err := benchTiers(ctx, stdout, photos, spec, *bucket); err != nil {
+		return err
+	}
+	c17.png, c17.gif, c17.large, c17.upload, c17.put = true, true, true, true, true
+	return bench17(ctx, stdout, photos, c17)
 }
 
 type photo struct {
@@ -329,28 +369,6 @@ func coldParallel(ctx context.Context, photos []photo, spec fastimagecache.Spec,
 	return time.Since(start), nil
 }
 
-func runVips(path string, photos []photo, size, q int) (time.Duration, error) {
-	in, err := os.MkdirTemp("", "fastimagecache-vips")
-	if err != nil {
-		return 0, err
-	}
-	defer os.RemoveAll(in)
-	args := []string{"-s", fmt.Sprintf("%dx%d", size, size), "-o", filepath.Join(in, "%s-t.jpg[Q="+strconv.Itoa(q)+"]")}
-	for _, p := range photos {
-		f := filepath.Join(in, p.name)
-		if err := os.WriteFile(f, p.data, 0o600); err != nil {
-			return 0, err
-		}
-		args = append(args, f)
-	}
-	start := time.Now()
-	out, err := exec.Command(path, args...).CombinedOutput() // #nosec G204 -- path is vipsthumbnail from exec.LookPath; args are fixed flags and our own temp files; no shell
-	if err != nil {
-		return 0, fmt.Errorf("vipsthumbnail: %v: %s", err, out)
-	}
-	return time.Since(start), nil
-}
-
 // measure runs fn and returns its duration and the peak live heap seen while it ran.
 func measure(fn func()) (time.Duration, uint64) {
 	runtime.GC()
@@ -381,33 +399,39 @@ func measure(fn func()) (time.Duration, uint64) {
 	return d, peak.Load()
 }
 
-func psnr(ref image.Image, encoded []byte) float64 {
-	if ref == nil {
-		return math.NaN()
+// psnr is the PSNR of an encoded output against ref. An output a pixel off ref's size (the
+// rounding of the fitted size differs between pipelines) is resized to ref's size with
+// Lanczos first, and resized says so: it counts in the mean, with a footnote, instead of
+// being dropped.
+func psnr(ref image.Image, encoded []byte) (v float64, resized bool) {
+	r, ok := ref.(*image.NRGBA)
+	if !ok || r == nil {
+		return math.NaN(), false
 	}
-	img, err := jpeg.Decode(bytes.NewReader(encoded))
-	if err != nil {
-		return math.NaN()
+	return psnrTo(r, encoded)
+}
+
+// scored is one pipeline's PSNR per photo and how many outputs were resized to the
+// reference's size first.
+type scored struct {
+	psnr    []float64
+	resized int
+}
+
+func (s *scored) add(v float64, resized bool) {
+	s.psnr = append(s.psnr, v)
+	if resized {
+		s.resized++
 	}
-	rb, ib := ref.Bounds(), img.Bounds()
-	if rb.Dx() != ib.Dx() || rb.Dy() != ib.Dy() {
-		return math.NaN()
+}
+
+// String is the mean PSNR, with the count of resized outputs marked for the footnote.
+func (s *scored) String() string {
+	v := fmt.Sprintf("%.2f", mean(s.psnr))
+	if s.resized > 0 {
+		v += fmt.Sprintf(" (%d resized*)", s.resized)
 	}
-	var se float64
-	for y := range rb.Dy() {
-		for x := range rb.Dx() {
-			r1, g1, b1, _ := ref.At(rb.Min.X+x, rb.Min.Y+y).RGBA()
-			r2, g2, b2, _ := img.At(ib.Min.X+x, ib.Min.Y+y).RGBA()
-			for _, d := range []float64{float64(r1>>8) - float64(r2>>8), float64(g1>>8) - float64(g2>>8), float64(b1>>8) - float64(b2>>8)} {
-				se += d * d
-			}
-		}
-	}
-	mse := se / float64(3*rb.Dx()*rb.Dy())
-	if mse == 0 {
-		return 99
-	}
-	return 10 * math.Log10(255*255/mse)
+	return v
 }
 
 func median(ds []time.Duration) time.Duration {
