@@ -67,7 +67,7 @@ func EncodeWebP(w io.Writer, img image.Image, o WebPOptions) error {
 	if err := guard("webp", webp.Dynamic()); err != nil {
 		return err
 	}
-	return webp.Encode(w, img, webp.Options{Quality: o.Quality, Method: o.Method, Lossless: o.Lossless})
+	return webp.Encode(w, packed(img, false), webp.Options{Quality: o.Quality, Method: o.Method, Lossless: o.Lossless})
 }
 
 // EncodeWebPAnimation writes frames (all the same bounds) as an animated WebP;
@@ -77,7 +77,11 @@ func EncodeWebPAnimation(w io.Writer, frames []image.Image, delays []int, loop i
 	if err := guard("webp", webp.Dynamic()); err != nil {
 		return err
 	}
-	return webp.EncodeAll(w, &webp.WEBP{Image: frames, Delay: delays, LoopCount: loop},
+	packedFrames := make([]image.Image, len(frames))
+	for i, f := range frames {
+		packedFrames[i] = packed(f, false)
+	}
+	return webp.EncodeAll(w, &webp.WEBP{Image: packedFrames, Delay: delays, LoopCount: loop},
 		webp.Options{Quality: o.Quality, Method: o.Method, Lossless: o.Lossless})
 }
 
@@ -104,7 +108,7 @@ func EncodeAVIF(w io.Writer, img image.Image, o AVIFOptions) error {
 		return err
 	}
 	defer avifReady.Store(true)
-	return avif.Encode(w, img, avif.Options{Quality: o.Quality, QualityAlpha: o.Quality, Speed: o.Speed,
+	return avif.Encode(w, packed(img, true), avif.Options{Quality: o.Quality, QualityAlpha: o.Quality, Speed: o.Speed,
 		ChromaSubsampling: image.YCbCrSubsampleRatio420})
 }
 
