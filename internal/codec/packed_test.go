@@ -72,3 +72,20 @@ func TestEncodersReadSubImages(t *testing.T) {
 		}
 	}
 }
+
+// TestWebPGetsUnpremultipliedColours: the WebP encoder reads an RGBA's samples as
+// unpremultiplied, so a half-transparent red stored premultiplied (128, 0, 0, 128) must
+// reach it as (255, 0, 0, 128), not come out a dark red.
+func TestWebPGetsUnpremultipliedColours(t *testing.T) {
+	m := image.NewRGBA(image.Rect(0, 0, 32, 32))
+	for i := 0; i < len(m.Pix); i += 4 {
+		copy(m.Pix[i:i+4], []byte{128, 0, 0, 128})
+	}
+	var buf bytes.Buffer
+	require.NoError(t, EncodeWebP(&buf, m, WebPOptions{Quality: 95}))
+	got, err := webp.Decode(&buf)
+	require.NoError(t, err)
+	c := color.NRGBAModel.Convert(got.At(16, 16)).(color.NRGBA)
+	require.InDelta(t, 255, int(c.R), 24, "red, unpremultiplied: %v", c)
+	require.InDelta(t, 128, int(c.A), 8, "alpha: %v", c)
+}
