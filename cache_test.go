@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -26,6 +27,10 @@ import (
 // newTestCache opens a Cache on a fresh directory and closes it when the test ends.
 func newTestCache(t testing.TB, opts ...Option) *Cache {
 	t.Helper()
+	// A minute per decode instead of the default 10 s: under -race on a loaded 2-core CI
+	// machine a 3.6 MP JPEG's decode at full scale has taken longer than 10 s. A test's own
+	// WithLimits replaces this (tests of the deadline set theirs).
+	opts = append([]Option{WithLimits(Limits{DecodeTimeout: time.Minute})}, opts...)
 	c, err := New(t.TempDir(), opts...)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, c.Close()) })
