@@ -49,6 +49,17 @@ func (d *Decoder) huffman() error {
 			}
 			win[wpos] = byte(e >> 16)
 			wpos++
+			if over == 0 {
+				// At least 56-15 bits are left: room for another literal.
+				e = lt[bits&(1<<litRoot-1)]
+				if e&(fLit|fSub) == fLit {
+					n = uint(e & 0xff)
+					bits >>= n
+					nb -= n
+					win[wpos] = byte(e >> 16)
+					wpos++
+				}
+			}
 			continue
 		}
 		if e&(fEOB|fBad) != 0 {
@@ -97,13 +108,19 @@ func (d *Decoder) huffman() error {
 				binary.LittleEndian.PutUint64(win[wpos+i:], binary.LittleEndian.Uint64(win[src+i:]))
 			}
 		case dist == 1:
-			b := win[src]
-			for i := range length {
-				win[wpos+i] = b
+			v := uint64(win[src]) * 0x0101010101010101
+			for i := 0; i < length; i += 8 {
+				binary.LittleEndian.PutUint64(win[wpos+i:], v)
 			}
 		default:
-			for i := range length {
+			// Write one period stretched to a multiple of dist >= 8 a byte
+			// at a time, then copy 8 bytes at a time from that far back.
+			p := (8 + dist - 1) / dist * dist
+			for i := range p {
 				win[wpos+i] = win[src+i]
+			}
+			for i := p; i < length; i += 8 {
+				binary.LittleEndian.PutUint64(win[wpos+i:], binary.LittleEndian.Uint64(win[wpos+i-p:]))
 			}
 		}
 		wpos += length

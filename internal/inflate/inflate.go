@@ -430,24 +430,18 @@ func adler32(a uint32, p []byte) uint32 {
 	for len(p) > 0 {
 		q := p[:min(len(p), nmax)]
 		p = p[len(q):]
-		for len(q) >= 8 {
-			s1 += uint32(q[0])
-			s2 += s1
-			s1 += uint32(q[1])
-			s2 += s1
-			s1 += uint32(q[2])
-			s2 += s1
-			s1 += uint32(q[3])
-			s2 += s1
-			s1 += uint32(q[4])
-			s2 += s1
-			s1 += uint32(q[5])
-			s2 += s1
-			s1 += uint32(q[6])
-			s2 += s1
-			s1 += uint32(q[7])
-			s2 += s1
-			q = q[8:]
+		// 16 bytes a step: s2 gains 16 s1 plus the bytes weighted 16..1,
+		// which keeps the dependency chain short.
+		for len(q) >= 16 {
+			b := q[:16:16]
+			a0, a1, a2, a3 := uint32(b[0]), uint32(b[1]), uint32(b[2]), uint32(b[3])
+			a4, a5, a6, a7 := uint32(b[4]), uint32(b[5]), uint32(b[6]), uint32(b[7])
+			a8, a9, a10, a11 := uint32(b[8]), uint32(b[9]), uint32(b[10]), uint32(b[11])
+			a12, a13, a14, a15 := uint32(b[12]), uint32(b[13]), uint32(b[14]), uint32(b[15])
+			s2 += 16*s1 + 16*a0 + 15*a1 + 14*a2 + 13*a3 + 12*a4 + 11*a5 + 10*a6 + 9*a7 +
+				8*a8 + 7*a9 + 6*a10 + 5*a11 + 4*a12 + 3*a13 + 2*a14 + a15
+			s1 += a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11 + a12 + a13 + a14 + a15
+			q = q[16:]
 		}
 		for _, c := range q {
 			s1 += uint32(c)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/zlib"
 	"errors"
+	stdadler "hash/adler32"
 	"io"
 	"math/rand/v2"
 	"testing"
@@ -145,6 +146,26 @@ func TestEveryTruncation(t *testing.T) {
 			if !bytes.Equal(got, src[:len(got)]) {
 				t.Fatalf("level %d, %d of %d bytes: wrong prefix", level, n, len(z))
 			}
+		}
+	}
+}
+
+func TestAdler32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	p := make([]byte, 100000)
+	fill(rng, p)
+	for i := range 20000 {
+		p[i] = 0xff // the largest sums
+	}
+	for _, n := range []int{0, 1, 15, 16, 17, 5551, 5552, 5553, 20000, 100000} {
+		h := stdadler.New()
+		h.Write(p[:n])
+		if got, want := adler32(1, p[:n]), h.Sum32(); got != want {
+			t.Fatalf("adler32 of %d bytes: %08x, want %08x", n, got, want)
+		}
+		split := n / 3
+		if got, want := adler32(adler32(1, p[:split]), p[split:n]), h.Sum32(); got != want {
+			t.Fatalf("adler32 of %d bytes in two: %08x, want %08x", n, got, want)
 		}
 	}
 }
