@@ -39,7 +39,7 @@ type Source func() ([]byte, error)
 const (
 	histSize = 32 << 10  // DEFLATE's window
 	winSize  = 128 << 10 // history plus output decoded per step
-	inSize   = 16 << 10  // compressed input buffer
+	inSize   = 4 << 10   // compressed input buffer
 	inKeep   = 8         // bytes kept before the read position when the buffer moves (the bit buffer's)
 	inMargin = 1024      // input a block header may need (a dynamic header is at most ~570 bytes)
 	outSlack = 258 + 8   // output room for one match copied 8 bytes at a time
@@ -89,7 +89,13 @@ type Decoder struct {
 	lens    [288 + 32]uint8
 	sorted  [320]uint16
 	used    int64
-	started bool
+	slid    int64 // output dropped from the front of the window
+
+	// OnStored, when set (after Reset), is called at each stored block
+	// with the stream offset of its first data byte, its length and the
+	// output size before it: what a caller needs to replay how another
+	// reader of the same input would have read it.
+	OnStored func(in int64, n int, out int64)
 }
 
 // NewDecoder returns a Decoder reading from src.
@@ -221,6 +227,7 @@ func (d *Decoder) bytes(n int) []byte {
 func (d *Decoder) step() {
 	if d.wpos > len(d.win)-histSize/2 {
 		copy(d.win, d.win[d.wpos-histSize:d.wpos])
+		d.slid += int64(d.wpos - histSize)
 		d.wpos, d.rpos = histSize, histSize
 	}
 	start := d.wpos
@@ -326,6 +333,9 @@ func (d *Decoder) blockHeader() error {
 		}
 		d.stored = int(n)
 		d.state = stStored
+		if d.OnStored != nil {
+			d.OnStored(d.base+int64(d.ipos), d.stored, d.slid+int64(d.wpos))
+		}
 		return nil
 	case 1:
 		d.lt, d.dt = fixedLit, fixedDist
