@@ -77,19 +77,19 @@ type Decoder struct {
 	win        []byte
 	wpos, rpos int
 
-	state   int
-	last    bool // the current block is the final one
-	stored  int  // bytes left in a stored block
-	adler   uint32
-	err     error
-	lt, dt  []uint32
-	lit     [litEnough]uint32
-	dist    [distEnough]uint32
-	clen    [1 << clenRoot]uint32
-	lens    [288 + 32]uint8
-	sorted  [320]uint16
-	used    int64
-	slid    int64 // output dropped from the front of the window
+	state  int
+	last   bool // the current block is the final one
+	stored int  // bytes left in a stored block
+	adler  uint32
+	err    error
+	lt, dt []uint32
+	lit    [litEnough]uint32
+	dist   [distEnough]uint32
+	clen   [1 << clenRoot]uint32
+	lens   [288 + 32]uint8
+	sorted [320]uint16
+	used   int64
+	slid   int64 // output dropped from the front of the window
 
 	// OnStored, when set (after Reset), is called at each stored block
 	// with the stream offset of its first data byte, its length and the
