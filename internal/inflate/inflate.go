@@ -25,7 +25,8 @@ var (
 	ErrCorrupt = errors.New("inflate: corrupt input")
 	// ErrHeader: an invalid zlib header (compress/zlib's ErrHeader).
 	ErrHeader = errors.New("inflate: invalid zlib header")
-	// ErrDictionary: the zlib stream needs a preset dictionary.
+	// ErrDictionary: the zlib stream needs a preset dictionary (other than
+	// the empty one).
 	ErrDictionary = errors.New("inflate: zlib dictionary not supported")
 	// ErrChecksum: the Adler-32 of the output does not match the stream's.
 	ErrChecksum = errors.New("inflate: invalid checksum")
@@ -269,10 +270,15 @@ func (d *Decoder) decode() error {
 				return ErrHeader
 			}
 			if b[1]&0x20 != 0 {
-				if len(d.bytes(4)) < 4 {
+				// compress/zlib without a dictionary accepts only the
+				// Adler-32 of an empty one.
+				id := d.bytes(4)
+				if len(id) < 4 {
 					return d.short()
 				}
-				return ErrDictionary
+				if binary.BigEndian.Uint32(id) != 1 {
+					return ErrDictionary
+				}
 			}
 			d.state = stBlockHeader
 		case stBlockHeader:

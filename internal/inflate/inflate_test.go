@@ -169,3 +169,14 @@ func TestAdler32(t *testing.T) {
 		}
 	}
 }
+
+var errTooLong = errors.New("output over the fuzz limit")
+
+// readLimited reads r to its end, or fails with errTooLong past limit.
+func readLimited(r io.Reader, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if int64(len(b)) > limit {
+		return nil, errTooLong
+	}
+	return b, err
+}
