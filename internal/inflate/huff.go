@@ -47,7 +47,7 @@ func (d *Decoder) huffman() error {
 				err = d.short()
 				break
 			}
-			win[wpos] = byte(e >> 16)
+			win[wpos] = byte(e >> 16) // #nosec G115 -- a literal entry's value is a byte
 			wpos++
 			if over == 0 {
 				// At least 56-15 bits are left: room for another literal.
@@ -56,7 +56,7 @@ func (d *Decoder) huffman() error {
 					n = uint(e & 0xff)
 					bits >>= n
 					nb -= n
-					win[wpos] = byte(e >> 16)
+					win[wpos] = byte(e >> 16) // #nosec G115 -- a literal entry's value is a byte
 					wpos++
 				}
 			}
@@ -73,7 +73,7 @@ func (d *Decoder) huffman() error {
 			break
 		}
 		x := uint(e >> 8 & 15)
-		length := int(e>>16) + int(bits&(1<<x-1))
+		length := int(e>>16) + int(bits&(1<<x-1)) // #nosec G115 -- x <= 5 bits
 		bits >>= x
 		nb -= x
 		e = dt[bits&(1<<distRoot-1)]
@@ -86,7 +86,7 @@ func (d *Decoder) huffman() error {
 		bits >>= n
 		nb -= n
 		x = uint(e >> 8 & 15)
-		dist := int(e>>16) + int(bits&(1<<x-1))
+		dist := int(e>>16) + int(bits&(1<<x-1)) // #nosec G115 -- x <= 13 bits
 		bits >>= x
 		nb -= x
 		if over > 0 && int(nb) < 8*over {
