@@ -317,6 +317,14 @@ func hostileCases() []hostileCase {
 				w.code(lc[256], long[256])
 			}), out), true, nil)
 		}
+		zl := make([]uint8, 258)
+		zl['a'], zl[256], zl[257] = 1, 2, 2 // the all-zero codeword is a literal
+		z := zlibWrap(dyn(zl, dl, nil, func(w *bitWriter, lc, dc []uint16) {
+			for range 3 {
+				emit(w, zl, lc, 'a')
+			}
+		}), nil)
+		add("truncated where zero bits are literals", z[:len(z)-4], false, io.ErrUnexpectedEOF)
 		// Header-level errors.
 		add("HLIT 287", zlibWrap(dyn(make([]uint8, 287), dl, func(w *bitWriter, cl []uint16) {}, nil), nil), false, ErrCorrupt)
 		add("HDIST 31", zlibWrap(dyn(ll, make([]uint8, 31), func(w *bitWriter, cl []uint16) {}, nil), nil), false, ErrCorrupt)
@@ -352,6 +360,9 @@ func TestHostileStreams(t *testing.T) {
 		}
 		if !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
+		if string(got) != string(want) {
+			t.Errorf("%s: output before the error %q, compress/zlib's %q", c.name, got[:min(len(got), 16)], want)
 		}
 		compare(t, rng, c.z)
 	}

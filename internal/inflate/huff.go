@@ -11,7 +11,7 @@ import "encoding/binary"
 func (d *Decoder) huffman() error {
 	in, win, lt, dt := d.in, d.win, d.lt, d.dt
 	bits, nb, ipos, wpos := d.bits, d.nb, d.ipos, d.wpos
-	over := d.over
+	over, eob := d.over, d.eob
 	ilimit := len(in) - 16
 	olimit := len(win) - outSlack
 	var err error
@@ -32,6 +32,12 @@ func (d *Decoder) huffman() error {
 				}
 				nb += 8
 			}
+		}
+		if over > 0 && int(nb)-8*over < eob {
+			// compress/flate reads a dynamic block's symbols only with at
+			// least the end-of-block code's length of input at hand.
+			err = d.short()
+			break
 		}
 		e := lt[bits&(1<<litRoot-1)]
 		if e&fSub != 0 {

@@ -81,6 +81,7 @@ type Decoder struct {
 	state  int
 	last   bool // the current block is the final one
 	stored int  // bytes left in a stored block
+	eob    int  // a dynamic block's end-of-block code length (0 in a fixed block)
 	adler  uint32
 	err    error
 	lt, dt []uint32
@@ -345,11 +346,13 @@ func (d *Decoder) blockHeader() error {
 		return nil
 	case 1:
 		d.lt, d.dt = fixedLit, fixedDist
+		d.eob = 0
 	case 2:
 		if err := d.dynamic(); err != nil {
 			return err
 		}
 		d.lt, d.dt = d.lit[:], d.dist[:]
+		d.eob = int(d.lens[256])
 	default:
 		return corrupt("block type 3")
 	}

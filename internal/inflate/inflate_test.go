@@ -32,6 +32,9 @@ func inflateAll(rng *rand.Rand, data []byte, maxPiece int) ([]byte, error) {
 	for {
 		n, err := d.Read(buf[:1+rng.IntN(len(buf))])
 		out = append(out, buf[:n]...)
+		if len(out) > 64<<20 {
+			return out, errRunaway
+		}
 		if err == io.EOF {
 			return out, nil
 		}
@@ -170,7 +173,10 @@ func TestAdler32(t *testing.T) {
 	}
 }
 
-var errTooLong = errors.New("output over the fuzz limit")
+var (
+	errTooLong = errors.New("output over the fuzz limit")
+	errRunaway = errors.New("decoder output past 64 MiB")
+)
 
 // readLimited reads r to its end, or fails with errTooLong past limit.
 func readLimited(r io.Reader, limit int64) ([]byte, error) {
