@@ -5,8 +5,12 @@ import (
 	"compress/zlib"
 	"image"
 	"image/color"
+	"image/draw"
+	"image/jpeg"
 	"image/png"
 	"io"
+	"os"
+	"path/filepath"
 	"math/rand/v2"
 	"testing"
 )
@@ -38,7 +42,33 @@ func benchStreams() map[string][]byte {
 			screen.SetRGBA(x, y, c)
 		}
 	}
-	return map[string][]byte{"photo": idat(photo), "screen": idat(screen)}
+	m := map[string][]byte{"photo": idat(photo), "screen": idat(screen)}
+	if real := realPhoto(); real != nil {
+		m["realphoto"] = idat(real)
+	}
+	return m
+}
+
+// realPhoto is the first photo of /work/bench-photos or ../../bench-photos
+// (scripts/fetch-photos.sh) at least 2000×1500, cropped to that, or nil.
+func realPhoto() image.Image {
+	for _, dir := range []string{"/work/bench-photos", "../../bench-photos"} {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.jpg"))
+		for _, f := range files {
+			b, err := os.ReadFile(f) // #nosec G304 -- benchmark input
+			if err != nil {
+				continue
+			}
+			img, err := jpeg.Decode(bytes.NewReader(b))
+			if err != nil || img.Bounds().Dx() < 2000 || img.Bounds().Dy() < 1500 {
+				continue
+			}
+			m := image.NewRGBA(image.Rect(0, 0, 2000, 1500))
+			draw.Draw(m, m.Rect, img, img.Bounds().Min, draw.Src)
+			return m
+		}
+	}
+	return nil
 }
 
 // idat returns the concatenated IDAT payloads of m encoded by image/png.
@@ -61,8 +91,11 @@ func idat(m image.Image) []byte {
 
 func BenchmarkInflate(b *testing.B) {
 	streams := benchStreams()
-	for _, name := range []string{"photo", "screen"} {
-		z := streams[name]
+	for _, name := range []string{"photo", "screen", "realphoto"} {
+		z, ok := streams[name]
+		if !ok {
+			continue
+		}
 		want, err := reference(z)
 		if err != nil {
 			b.Fatal(err)

@@ -32,12 +32,12 @@ func (d *Decoder) huffman() error {
 				}
 				nb += 8
 			}
-		}
-		if over > 0 && int(nb)-8*over < eob {
-			// compress/flate reads a dynamic block's symbols only with at
-			// least the end-of-block code's length of input at hand.
-			err = d.short()
-			break
+			if over > 0 && int(nb)-8*over < eob {
+				// compress/flate reads a dynamic block's symbols only with
+				// at least the end-of-block code's length of input at hand.
+				err = d.short()
+				break
+			}
 		}
 		e := lt[bits&(1<<litRoot-1)]
 		if e&fSub != 0 {
@@ -64,6 +64,15 @@ func (d *Decoder) huffman() error {
 					nb -= n
 					win[wpos] = byte(e >> 16) // #nosec G115 -- a literal entry's value is a byte
 					wpos++
+					// And a third: 56-30 bits are left.
+					e = lt[bits&(1<<litRoot-1)]
+					if e&(fLit|fSub) == fLit {
+						n = uint(e & 0xff)
+						bits >>= n
+						nb -= n
+						win[wpos] = byte(e >> 16) // #nosec G115 -- a literal entry's value is a byte
+						wpos++
+					}
 				}
 			}
 			continue
