@@ -218,6 +218,17 @@ func hostileCases() []hostileCase {
 		add("bad header", z, false, ErrHeader)
 	}
 	{
+		// CINFO 0 (a 256-byte window) with distances far past 256: zlib
+		// does not hold a stream to its header's window, nor do we.
+		rng := rand.New(rand.NewPCG(6, 6))
+		src := make([]byte, 3000)
+		fill(rng, src[:1500])
+		copy(src[1500:], src[:1500])
+		z := zlibCompress(src, 6)
+		z[0], z[1] = 0x08, 0x1d
+		add("tiny window header", z, true, nil)
+	}
+	{
 		z := zlibWrap(good, []byte("x"))
 		z[1] = 0xbb // FDICT, FCHECK fixed up: (0x78<<8|0xbb)%31 == 0
 		add("preset dictionary", append(z[:2:2], append([]byte{0, 0, 0, 2}, z[2:]...)...), false, ErrDictionary)
