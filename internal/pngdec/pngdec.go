@@ -7,8 +7,10 @@
 // Chunk handling follows image/png exactly: the same chunk order rules, every
 // chunk's CRC verified (ancillary chunks are CRC-checked and skipped, never
 // inflated: a zlib bomb in zTXt or iCCP costs one CRC pass), IDAT chunks read
-// through a reader with image/png's Read semantics so that the zlib stream,
-// its Adler-32 and the "too much pixel data" check behave identically.
+// with image/png's Read semantics and inflated by internal/inflate (which
+// accepts and refuses what compress/zlib does), and image/png's reads through
+// its bufio.Reader replayed, so that the zlib stream, its Adler-32 and the
+// "too much pixel data" check behave identically (idat.go).
 // Inflation stops after the rows the header implies plus one byte, so an
 // oversize or endless IDAT stream is refused without being inflated.
 //

@@ -277,7 +277,7 @@ func TestStreamAllocation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		zlibPool.Get() // start without a pooled inflater
+		inflaters.Get() // start without a pooled inflater
 		var ms0, ms1 runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&ms0)

@@ -1,10 +1,6 @@
 package pngdec
 
-import (
-	"compress/zlib"
-	"io"
-	"sync"
-)
+import "io"
 
 // adam7 is the geometry of the seven interlace passes.
 var adam7 = [7]struct{ xf, yf, xo, yo int }{
@@ -21,14 +17,6 @@ func passSize(w, h, pass int) (int, int) {
 	}
 	return pw, ph
 }
-
-// inflaterBytes bounds what one inflate allocates beyond the rows: the
-// flate decompressor (32 KiB window, Huffman tables), the zlib reader and
-// the 4 KiB bufio.Reader zlib wraps the IDAT reader in.
-const inflaterBytes = 64 << 10
-
-// zlibPool keeps inflaters between decodes (Reset makes one as good as new).
-var zlibPool sync.Pool
 
 func (d *decoder) channels() int {
 	switch d.info.ColorType {
@@ -56,21 +44,12 @@ type rowFunc func(pass, y, pw int, cdat []byte) error
 // hands it to emit; then it requires the stream to end (Adler-32 checked)
 // right there, as image/png does. It allocates two rows and an inflater.
 func (d *decoder) inflate(emit rowFunc) error {
-	var zr io.ReadCloser
-	if r, ok := zlibPool.Get().(io.ReadCloser); ok {
-		if err := r.(zlib.Resetter).Reset(d, nil); err != nil {
-			zlibPool.Put(r)
-			return err
-		}
-		zr = r
-	} else {
-		r, err := zlib.NewReader(d)
-		if err != nil {
-			return err
-		}
-		zr = r
-	}
-	defer zlibPool.Put(zr)
+	s := d.newIdat()
+	zr := s.dec
+	defer func() {
+		zr.Reset(nil)
+		inflaters.Put(zr)
+	}()
 
 	bitsPP := d.info.Depth * d.channels()
 	bpp := (bitsPP + 7) / 8
@@ -126,10 +105,10 @@ func (d *decoder) inflate(emit rowFunc) error {
 	if err != nil && err != io.EOF {
 		return formatErr(err.Error())
 	}
-	if n != 0 || d.idatLength != 0 {
+	if n != 0 {
 		return formatErr("too much pixel data")
 	}
-	return nil
+	return s.verdict()
 }
 
 // unfilter undoes the row filter ft in place; pdat is the previous
