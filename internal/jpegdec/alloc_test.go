@@ -62,6 +62,21 @@ func TestAllocBytesProgressiveDC(t *testing.T) {
 	assert.InDelta(t, 4608*(2+1), dc, allocSlack, "Scale 8, SkipAC")
 	// 32 MCUs a row: a band of 64 Y blocks.
 	assert.InDelta(t, 4608*136+64*64, std, allocSlack, "Scale 1")
+	// AllocBytes counts exactly those.
+	h, err := DecodeHeader(bytes.NewReader(data))
+	require.NoError(t, err)
+	for _, c := range []struct {
+		opt  Options
+		want int64
+	}{
+		{Options{}, 4608*136 + 64*64},
+		{Options{Scale: 2}, 4608 * (106 + 16)},
+		{Options{Scale: 4}, 4608 * (58 + 4)},
+		{Options{Scale: 8}, 4608 * (10 + 1)},
+		{Options{Scale: 8, SkipAC: true}, 4608 * (2 + 1)},
+	} {
+		assert.Equal(t, c.want, AllocBytes(h, c.opt), "%+v", c.opt)
+	}
 	t.Logf("progressive 512×384 4:2:0: Scale 1 %d bytes, Scale 8 %d, Scale 8 with SkipAC %d", std, full, dc)
 }
 
