@@ -166,6 +166,11 @@ func TestScaleFor(t *testing.T) {
 		{"progressive 4MP to 500: one step down", ycc(2400, 1600, true), 500, 333, Options{Scale: 4}},
 		// 1/4 (1000×750) would not cover 1001×750: the store is the price of the target.
 		{"progressive large target: 1/2", ycc(4000, 3000, true), 1001, 750, Options{Scale: 2}},
+		// 103k blocks at full scale keep 7.4 MB beyond the planes (72 bytes each:
+		// the int16 store, whose front becomes the planes, and the non-zero sets):
+		// under KeepLimit, so a 1280 target keeps full scale (half, 1280×850,
+		// would cover it).
+		{"progressive 4MP to 1280: full scale", ycc(2560, 1700, true), 1280, 850, Options{Scale: 1}},
 		// 1/4 (1000×750) just covers 1000×750; 1/8 would not.
 		{"progressive large target: 1/4", ycc(4000, 3000, true), 1000, 750, Options{Scale: 4}},
 	} {

@@ -345,7 +345,9 @@ const KeepLimit = 8 << 20
 // 1/2) that leaves at least twice the target on both axes, so that the filter
 // that follows has real pixels to work from, or full size. A progressive image
 // keeps the coefficients of every block until its last scan (at 1/4, 14.5
-// times its decoded planes); while that store would pass KeepLimit and half the scale
+// times its decoded planes; at full scale, where the planes are written into
+// that store, 72 bytes a block beyond them); while what it keeps beyond the
+// planes would pass KeepLimit and half the scale
 // still covers the target, the scale is halved, down to 1/8 from the DC
 // coefficients alone (2 bytes a block), and the filter works from one to two
 // times the target. At 1/8, SkipAC is set: only DC coefficients matter there.
