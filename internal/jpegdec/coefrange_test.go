@@ -62,8 +62,9 @@ func TestCoefficientRange(t *testing.T) {
 }
 
 // A coefRangeCase is a file of coefFile's whose coefficients reach or pass
-// int16's range: bad, out of it at scale 1; badAt2, also in a coefficient
-// scale 1/2 keeps.
+// int16's range: bad, out of it at scale 1; badAt2, out of it at scale 1/2
+// too (a DC coefficient, any coefficient of a first scan, or a refinement of
+// one 1/2 keeps).
 type coefRangeCase struct {
 	name        string
 	set         func(b *[2][64]int32)
@@ -93,8 +94,13 @@ func coefRangeCases() []coefRangeCase {
 			[]encScan{dc, ac(1), refine, refine}, true, true},
 		{"AC refined once to the limit", func(b *[2][64]int32) { b[1][1] = 32767 },
 			[]encScan{dc, ac(1), refine}, false, false},
-		// Row 4 is not kept at 1/2 (idct4x4 does not read it).
+		// Row 4 is not kept at 1/2 (idct4x4 does not read it): a first scan's
+		// values are checked all the same, at every scale.
 		{"AC out of range where 1/2 does not keep it", func(b *[2][64]int32) { b[1][4] = 40000 },
-			[]encScan{dc, ac(1)}, true, false},
+			[]encScan{dc, ac(1)}, true, true},
+		// A refinement of a coefficient the scale does not keep is not seen
+		// (the known gap: its value is not kept either).
+		{"AC refined past 32767 where 1/2 does not keep it", func(b *[2][64]int32) { b[1][4] = 32767 },
+			[]encScan{dc, ac(1), refine, refine}, true, false},
 	}
 }

@@ -52,8 +52,10 @@
 // deviation: a progressive file in which a quantized coefficient leaves the
 // range of an int16 (which no valid 8-bit JPEG's do: they fit in 12 bits;
 // only a hostile file's, by accumulated DC differences, large Al shifts or
-// repeated refinements, can) fails with [ErrCoefficientRange], at every
-// scale whose kept coefficients it reaches, where image/jpeg decodes it. The rewritten parts are careful to
+// repeated refinements, can) fails with [ErrCoefficientRange] where
+// image/jpeg decodes it. A DC coefficient or a first scan's out of range fails
+// at every scale; a refinement that takes a coefficient out of range fails
+// only at the scales that keep that coefficient (at 1/8, none). The rewritten parts are careful to
 // keep image/jpeg's behaviour on corrupt input too: where it fails because
 // entropy-coded data ends early, where it decodes a Huffman code bit by bit
 // rather than with its look-up table (which give different results for a
