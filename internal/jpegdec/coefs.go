@@ -7,10 +7,14 @@ import (
 
 // ErrCoefficientRange is the error Decode returns for a progressive file in
 // which a quantized DCT coefficient leaves the range of an int16, which a
-// valid 8-bit JPEG's never do (they fit in 12 bits): the one input on which
-// Decode at scale 1 and image/jpeg (which keeps int32s, and decodes it)
-// differ. It is a FormatError.
-var ErrCoefficientRange error = FormatError("quantized coefficient out of range")
+// valid 8-bit JPEG's never do (they fit in 12 bits), or whose AC scans do not
+// follow the order successive approximation defines, which a valid one's
+// always do, and without which refinements could take one out (see
+// progression): the one kind of input on which Decode at scale 1 and
+// image/jpeg (which keeps int32s, and decodes it) differ. It is a
+// FormatError, and every scale (but 1/8 with SkipAC, which does not read AC
+// scans) finds it where scale 1 does.
+var ErrCoefficientRange error = FormatError("quantized coefficient out of range, or a progression that could take one out")
 
 // coefs is a progressive decode's store of one component's coefficients
 // between scans: for each block, the progLayout.n coefficients its layout
@@ -31,6 +35,33 @@ func (c coefs) get(s int) int32 {
 func (c coefs) set(s int, v int32) bool {
 	binary.LittleEndian.PutUint16(c[2*s:], uint16(v)) // #nosec G115 -- truncation checked below
 	return int32(int16(v)) == v                       // #nosec G115 -- the range check itself
+}
+
+// progression checks an AC scan of component ci, spectral band zs..ze,
+// successive approximation ah, al, against the scans before it: each
+// position's first scan (ah 0) must be the first to send it, and a
+// refinement must continue where the last scan of the position stopped (its
+// Ah that scan's Al), as libjpeg's decoder checks (it only warns). A first
+// scan's values are range-checked; in a progression that follows these rules,
+// the refinements of a value m<<Al add at most 2^Al - 1 to its magnitude, and
+// so keep it in range: (m+1)<<Al ≤ 32768 when m<<Al ≤ 32767. A refinement
+// out of order could add more, at a scale that keeps the coefficient or one
+// that does not: the rule, which depends on the scan headers alone, makes
+// every scale fail alike (a proving decode at 1/8 fails where a later
+// full-size one would).
+func (d *decoder) progression(ci uint8, zs, ze int32, ah, al uint32) error {
+	sent := &d.progAl[ci&(maxComponents-1)]
+	want := uint8(0)
+	if ah != 0 {
+		want = uint8(ah) + 1 // #nosec G115 -- ah <= 15, a 4-bit field
+	}
+	for k := zs & 63; k <= ze && k < blockSize; k++ {
+		if sent[k] != want {
+			return ErrCoefficientRange
+		}
+		sent[k] = uint8(al) + 1 // #nosec G115 -- al <= 15, a 4-bit field
+	}
+	return nil
 }
 
 // reconstructInPlace is reconstructProgressiveImage at scale 1, where no

@@ -23,8 +23,8 @@ const allocSlack = 128 << 10
 // decodes it, Decode at Scale 1 returns the same pixels, and every scale
 // succeeds with bounds ceil(w/s)×ceil(h/s), but for the one deliberate
 // deviation: Scale 1 may fail with ErrCoefficientRange (a progressive
-// coefficient out of int16's range), and then, and only then, so may the
-// other scales; if image/jpeg fails, so does
+// coefficient out of int16's range, or scans out of order), and then, and
+// only then, so does every other scale (SkipAC may not); if image/jpeg fails, so does
 // Decode at every scale without SkipAC (SkipAC may accept a file whose AC
 // scans are corrupt); and Decode allocates no more than AllocBytes
 // estimates, plus a constant.
@@ -98,6 +98,11 @@ func checkDecode(t *testing.T, data []byte) {
 		if errors.Is(err, ErrCoefficientRange) && hdr.Progressive && (opt.Scale == 1 || rangeErr) {
 			rangeErr = true // Options{Scale: 1} comes first
 			continue
+		}
+		if rangeErr && !opt.SkipAC {
+			// Every scale finds it, so that a proving decode at 1/8 rejects
+			// what a full-size one would.
+			t.Fatalf("%+v: Scale 1 fails with %v, this scale with %v", opt, ErrCoefficientRange, err)
 		}
 		if err != nil {
 			t.Fatalf("%+v: image/jpeg decodes, Decode fails: %v", opt, err)

@@ -49,19 +49,16 @@
 // Scale 1 gives image/jpeg's results for every input but one kind: the same
 // pixels, and an error exactly when image/jpeg returns one (the tests, and
 // FuzzDecode, check this against image/jpeg itself). The one deliberate
-// deviation: a progressive file in which a quantized coefficient leaves the
-// range of an int16 (which no valid 8-bit JPEG's do: they fit in 12 bits;
-// only a hostile file's, by accumulated DC differences, large Al shifts or
-// repeated refinements, can) fails with [ErrCoefficientRange] where
-// image/jpeg decodes it. A DC coefficient or a first scan's out of range fails
-// at every scale; a refinement that takes a coefficient out of range fails
-// only at the scales that keep that coefficient (at 1/8, none). The rewritten parts are careful to
-// keep image/jpeg's behaviour on corrupt input too: where it fails because
-// entropy-coded data ends early, where it decodes a Huffman code bit by bit
-// rather than with its look-up table (which give different results for a
-// table that over-subscribes the code space), where a run overshoots the
-// end of a band, and so on (see huffman.go). At the reduced scales, without
-// SkipAC, the entropy decoding is the same, so the same inputs fail.
+// deviation, [ErrCoefficientRange], comes from keeping coefficients as
+// int16s: a progressive file fails with it, where image/jpeg decodes it, when
+// a quantized coefficient it sends leaves int16's range (accumulated DC
+// differences, a large Al shift), or when its AC scans break the order of
+// successive approximation (a band sent twice, a refinement that does not
+// continue where the last scan of its positions stopped), through which
+// refinements could take one out. No valid 8-bit JPEG does either: its
+// coefficients fit in 12 bits, and encoders send each bit once, in order.
+// Both checks fail alike at every scale (but 1/8 with SkipAC, which reads no
+// AC scan), so a decode at 1/8 proves a file for every other scale.
 //
 // Every check of image/jpeg is kept: frame and scan header validation,
 // Huffman and quantization table validation, component counts and sampling

@@ -147,6 +147,9 @@ type decoder struct {
 	// the front of its buffer (reconstructInPlace).
 	progCoeffs [maxComponents]coefs
 	progLayout *layout
+	// progAl is, per component and zig-zag position, 1 + the Al of the last
+	// AC scan that sent bits of it, or 0 if none has (see progression).
+	progAl [maxComponents][blockSize]uint8
 	// progStarted is set at the first SOS of a progressive decode at scale
 	// 1, which makes its image only after the last scan.
 	progStarted bool

@@ -157,6 +157,11 @@ func (d *decoder) processSOS(n int) error {
 		if ah != 0 && ah != al+1 {
 			return FormatError("bad successive approximation values")
 		}
+		if zigStart > 0 {
+			if err := d.progression(scan[0].compIndex, zigStart, zigEnd, ah, al); err != nil {
+				return err
+			}
+		}
 	}
 
 	// mxx and myy are the number of MCUs (Minimum Coded Units) in the image.
@@ -602,8 +607,8 @@ func refine(d *decoder, cb coefs, lay *layout, nz *uint64, h *huffman, zigStart,
 		if err != nil {
 			return err
 		}
-		if bit && !cb.set(0, cb.get(0)|delta) {
-			return ErrCoefficientRange
+		if bit {
+			cb.set(0, cb.get(0)|delta) // in range: see progression
 		}
 		return nil
 	}
@@ -677,8 +682,8 @@ func refine(d *decoder, cb coefs, lay *layout, nz *uint64, h *huffman, zigStart,
 				return FormatError("too many coefficients")
 			}
 			if z != 0 {
-				if s := lay.slot[zig]; s >= 0 && !cb.set(s, z) {
-					return ErrCoefficientRange
+				if s := lay.slot[zig]; s >= 0 {
+					cb.set(s, z) // ±delta, at most 1<<14
 				}
 				*nz |= 1 << zig
 			}
@@ -720,7 +725,6 @@ func refineNonZeroes(d *decoder, cb coefs, lay *layout, nzSet uint64, zig, zigEn
 	}
 	todo := nzSet & span & (1<<(uint(end)&127) - 1) // #nosec G115 -- 0 <= end <= 64
 	a, n := d.bits.a, d.bits.n
-	var out int32 // non-zero if a result left int16's range
 	for todo != 0 {
 		k := mbits.TrailingZeros64(todo)
 		todo &= todo - 1
@@ -743,14 +747,9 @@ func refineNonZeroes(d *decoder, cb coefs, lay *layout, nzSet uint64, zig, zigEn
 		v := cb.get(s)
 		sign := v >> 31 // 0 or -1
 		dv := delta & -bit
-		w := v + (dv ^ sign) - sign
-		cb.set(s, w)
-		out |= w ^ int32(int16(w)) // #nosec G115 -- the range check itself
+		cb.set(s, v+(dv^sign)-sign) // in range: see progression
 	}
 	d.bits.a, d.bits.n = a, n
-	if out != 0 {
-		return 0, ErrCoefficientRange
-	}
 	return end, nil
 }
 
