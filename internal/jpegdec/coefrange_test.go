@@ -101,7 +101,11 @@ func coefRangeCases() []coefRangeCase {
 		// Out of order, with values far from the limits: rejected all the same.
 		{"AC refinement skipping a bit", small, []encScan{dc, ac(3), refine(1)}, true},
 		{"AC refinement without a first scan", small, []encScan{dc, refine(0)}, true},
-		{"AC band sent twice", small, []encScan{dc, ac(0), ac(0)}, true},
+		{"AC band sent twice", small, []encScan{dc, ac(1), ac(1)}, true},
+		{"AC band sent at Al 0, then at Al 3", small, []encScan{dc, ac(0), ac(3)}, true},
+		// As fixture.JPEGScanFlood does: image/jpeg and libjpeg accept it.
+		{"AC band sent twice at Al 0", small, []encScan{dc, ac(0), ac(0)}, false},
+		{"AC band sent again at Al 0 after its refinements", small, []encScan{dc, ac(1), refine(0), ac(0)}, false},
 		{"AC bands apart, each once", small, []encScan{dc,
 			{comps: []int{0}, ss: 1, se: 5, al: 1}, {comps: []int{0}, ss: 6, se: 63, al: 1},
 			{comps: []int{0}, ss: 1, se: 63, ah: 1}}, false},

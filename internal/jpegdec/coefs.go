@@ -38,28 +38,30 @@ func (c coefs) set(s int, v int32) bool {
 }
 
 // progression checks an AC scan of component ci, spectral band zs..ze,
-// successive approximation ah, al, against the scans before it: each
-// position's first scan (ah 0) must be the first to send it, and a
-// refinement must continue where the last scan of the position stopped (its
-// Ah that scan's Al), as libjpeg's decoder checks (it only warns). A first
-// scan's values are range-checked; in a progression that follows these rules,
-// the refinements of a value m<<Al add at most 2^Al - 1 to its magnitude, and
-// so keep it in range: (m+1)<<Al ≤ 32768 when m<<Al ≤ 32767. A refinement
-// out of order could add more, at a scale that keeps the coefficient or one
-// that does not: the rule, which depends on the scan headers alone, makes
-// every scale fail alike (a proving decode at 1/8 fails where a later
-// full-size one would).
+// successive approximation ah, al, against the scans before it, position by
+// position: a first scan (ah 0) must be the first to send the position, or
+// send it again at Al 0 after one at Al 0 (image/jpeg decodes such scan
+// floods, and libjpeg accepts them); a refinement must continue where the
+// last scan of the position stopped (its Ah that scan's Al), as libjpeg's
+// decoder checks (it only warns). A first scan's values are range-checked; in
+// a progression that follows these rules, the refinements of a value m<<Al
+// add at most 2^Al - 1 to its magnitude, and so keep it in range:
+// (m+1)<<Al ≤ 32768 when m<<Al ≤ 32767 (and after Al 0 none may follow). A
+// refinement out of order could add more, at a scale that keeps the
+// coefficient or one that does not: the rule, which depends on the scan
+// headers alone, makes every scale fail alike (a proving decode at 1/8 fails
+// where a later full-size one would).
 func (d *decoder) progression(ci uint8, zs, ze int32, ah, al uint32) error {
 	sent := &d.progAl[ci&(maxComponents-1)]
-	want := uint8(0)
-	if ah != 0 {
-		want = uint8(ah) + 1 // #nosec G115 -- ah <= 15, a 4-bit field
-	}
+	next := uint8(al) + 1 // #nosec G115 -- al <= 15, a 4-bit field
 	for k := zs & 63; k <= ze && k < blockSize; k++ {
-		if sent[k] != want {
+		switch {
+		case ah == 0 && (sent[k] == 0 || sent[k] == 1 && al == 0):
+		case ah != 0 && uint32(sent[k]) == ah+1:
+		default:
 			return ErrCoefficientRange
 		}
-		sent[k] = uint8(al) + 1 // #nosec G115 -- al <= 15, a 4-bit field
+		sent[k] = next
 	}
 	return nil
 }

@@ -53,8 +53,9 @@
 // int16s: a progressive file fails with it, where image/jpeg decodes it, when
 // a quantized coefficient it sends leaves int16's range (accumulated DC
 // differences, a large Al shift), or when its AC scans break the order of
-// successive approximation (a band sent twice, a refinement that does not
-// continue where the last scan of its positions stopped), through which
+// successive approximation (a band's first scan sent again, unless at Al 0
+// after one at Al 0; a refinement that does not continue where the last scan
+// of its positions stopped), through which
 // refinements could take one out. No valid 8-bit JPEG does either: its
 // coefficients fit in 12 bits, and encoders send each bit once, in order.
 // Both checks fail alike at every scale (but 1/8 with SkipAC, which reads no
