@@ -99,6 +99,10 @@ func allocShapes(t testing.TB) []allocShape {
 	add("gif/anim-100-small", fixture.GIF(64, 48, 100)) // per-frame decoder state outweighs the pixels
 	add("gif/anim-subframes", encodeWith(t, func(b *bytes.Buffer) error { return gif.EncodeAll(b, subframeGIF(w/2, h/2, 8)) }))
 	add("jpeg/420", fixture.JPEG(w, h, 85))
+	// Progressive, decoded at full scale for the larger sizes: the planes are written
+	// into the coefficient store (jpegdec's reconstructInPlace).
+	add("jpeg/progressive-420", fixture.JPEGFlatProgressive420(w, h))
+	add("jpeg/progressive-gray", fixture.JPEGFlat(w, h, 1, true))
 	// AVIF from the encoder: the decoder's linear memory grows in steps, so two sizes.
 	opaque := noisyNRGBA(w, h)
 	for i := 3; i < len(opaque.Pix); i += 4 {

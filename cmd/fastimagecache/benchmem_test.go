@@ -36,3 +36,20 @@ func TestMemBoundsAndColdAllocs(t *testing.T) {
 	require.NoError(t, coldAllocs(t.Context(), photos, spec, allocs))
 	assert.Greater(t, float64(allocs[0]), float64(bounds[0].scaled), "the decode's planes are part of the Get")
 }
+
+// TestProgressiveMemBound1280 checks issue 17's memory bound (input + 1.5× the scaled
+// planes + 8 MiB, the allocation measured by runtime metrics as the bench's) for a
+// progressive 4:2:0 photo made 1280 px, which half its size would not cover, so that it
+// is decoded at full scale: the case where the coefficient store costs most.
+func TestProgressiveMemBound1280(t *testing.T) {
+	data := fixture.JPEGFlatProgressive420(2400, 1600)
+	photos := []photo{{name: "p.jpg", data: data, w: 2400, h: 1600}}
+	bounds, err := memBounds(photos, 1280)
+	require.NoError(t, err)
+	require.Equal(t, 1, bounds[0].scale, "decoded at full scale")
+	allocs := make([]uint64, 1)
+	spec := fastimagecache.Spec{Width: 1280, Height: 1280, Format: fastimagecache.JPEG, Quality: 82}
+	require.NoError(t, coldAllocs(t.Context(), photos, spec, allocs))
+	t.Logf("allocated %.1f MiB, bound %.1f MiB", mib(allocs[0]), float64(bounds[0].bound)/(1<<20))
+	assert.LessOrEqual(t, allocs[0], uint64(bounds[0].bound))
+}

@@ -42,9 +42,10 @@ func TestAllocBytes(t *testing.T) {
 }
 
 // TestAllocBytesProgressiveDC checks the memory a progressive decode keeps
-// between scans: 264 bytes per block at Scale 1, 106 at 1/2, 58 at 1/4, 10 at
+// between scans: 136 bytes per block at Scale 1, 106 at 1/2, 58 at 1/4, 10 at
 // 1/8 (the int16 coefficients kept and the set of the non-zero ones), 2 with
-// SkipAC (DC alone).
+// SkipAC (DC alone); at Scale 1 the planes are written into the coefficients'
+// memory, and cost only a band of one block row.
 func TestAllocBytesProgressiveDC(t *testing.T) {
 	e := ycbcrEncoder(naturalImage(512, 384, 5), 2, 2, 1, 1, 85)
 	e.progressive = true
@@ -59,7 +60,23 @@ func TestAllocBytesProgressiveDC(t *testing.T) {
 	assert.InDelta(t, 4608*(106+16), half, allocSlack, "Scale 2")
 	assert.InDelta(t, 4608*(58+4), quarter, allocSlack, "Scale 4")
 	assert.InDelta(t, 4608*(2+1), dc, allocSlack, "Scale 8, SkipAC")
-	assert.InDelta(t, 4608*(264+64), std, allocSlack, "Scale 1")
+	// 32 MCUs a row: a band of 64 Y blocks.
+	assert.InDelta(t, 4608*136+64*64, std, allocSlack, "Scale 1")
+	// AllocBytes counts exactly those.
+	h, err := DecodeHeader(bytes.NewReader(data))
+	require.NoError(t, err)
+	for _, c := range []struct {
+		opt  Options
+		want int64
+	}{
+		{Options{}, 4608*136 + 64*64},
+		{Options{Scale: 2}, 4608 * (106 + 16)},
+		{Options{Scale: 4}, 4608 * (58 + 4)},
+		{Options{Scale: 8}, 4608 * (10 + 1)},
+		{Options{Scale: 8, SkipAC: true}, 4608 * (2 + 1)},
+	} {
+		assert.Equal(t, c.want, AllocBytes(h, c.opt), "%+v", c.opt)
+	}
 	t.Logf("progressive 512×384 4:2:0: Scale 1 %d bytes, Scale 8 %d, Scale 8 with SkipAC %d", std, full, dc)
 }
 
@@ -149,6 +166,11 @@ func TestScaleFor(t *testing.T) {
 		{"progressive 4MP to 500: one step down", ycc(2400, 1600, true), 500, 333, Options{Scale: 4}},
 		// 1/4 (1000×750) would not cover 1001×750: the store is the price of the target.
 		{"progressive large target: 1/2", ycc(4000, 3000, true), 1001, 750, Options{Scale: 2}},
+		// 103k blocks at full scale keep 7.4 MB beyond the planes (72 bytes each:
+		// the int16 store, whose front becomes the planes, and the non-zero sets):
+		// under KeepLimit, so a 1280 target keeps full scale (half, 1280×850,
+		// would cover it).
+		{"progressive 4MP to 1280: full scale", ycc(2560, 1700, true), 1280, 850, Options{Scale: 1}},
 		// 1/4 (1000×750) just covers 1000×750; 1/8 would not.
 		{"progressive large target: 1/4", ycc(4000, 3000, true), 1000, 750, Options{Scale: 4}},
 	} {

@@ -44,6 +44,9 @@ type encoder struct {
 	// nonInterleavedDC sends the progressive DC scans one component at a time
 	// (only used by defaultScript).
 	nonInterleavedDC bool
+	// tweak, if set, edits the quantized coefficients (per component, per
+	// block, natural order) before they are encoded: for hostile files.
+	tweak func(coefs [][][64]int32)
 }
 
 // Standard tables (ITU T.81 K.1), natural order.
@@ -243,6 +246,9 @@ func (e *encoder) encode() []byte {
 	for i := range e.comps {
 		c := &e.comps[i]
 		coefs[i] = blocksOf(c, mxx*c.h, myy*c.v, &e.quant[c.tq])
+	}
+	if e.tweak != nil {
+		e.tweak(coefs)
 	}
 
 	var out bytes.Buffer

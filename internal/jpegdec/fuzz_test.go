@@ -21,7 +21,10 @@ const allocSlack = 128 << 10
 
 // FuzzDecode checks, for any input: no panic at any scale; if image/jpeg
 // decodes it, Decode at Scale 1 returns the same pixels, and every scale
-// succeeds with bounds ceil(w/s)×ceil(h/s); if image/jpeg fails, so does
+// succeeds with bounds ceil(w/s)×ceil(h/s), but for the one deliberate
+// deviation: Scale 1 may fail with ErrCoefficientRange (a progressive
+// coefficient out of int16's range, or scans out of order), and then, and
+// only then, so does every other scale (SkipAC may not); if image/jpeg fails, so does
 // Decode at every scale without SkipAC (SkipAC may accept a file whose AC
 // scans are corrupt); and Decode allocates no more than AllocBytes
 // estimates, plus a constant.
@@ -33,6 +36,9 @@ func FuzzDecode(f *testing.F) {
 		if len(s.data) <= 8<<10 {
 			f.Add(s.data)
 		}
+	}
+	for _, tc := range coefRangeCases() {
+		f.Add(coefFile(tc.set, tc.scans))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkDecode(t, data)
@@ -67,6 +73,7 @@ func checkDecode(t *testing.T, data []byte) {
 	}
 
 	want, werr := jpeg.Decode(bytes.NewReader(data))
+	rangeErr := false // Scale 1 failed with ErrCoefficientRange
 	for _, opt := range []Options{{Scale: 1}, {Scale: 2}, {Scale: 4}, {Scale: 8}, {Scale: 8, SkipAC: true}} {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
@@ -87,6 +94,15 @@ func checkDecode(t *testing.T, data []byte) {
 				t.Fatalf("%+v: image/jpeg fails with a FormatError (%v), Decode with %v", opt, werr, err)
 			}
 			continue
+		}
+		if errors.Is(err, ErrCoefficientRange) && hdr.Progressive && (opt.Scale == 1 || rangeErr) {
+			rangeErr = true // Options{Scale: 1} comes first
+			continue
+		}
+		if rangeErr && !opt.SkipAC {
+			// Every scale finds it, so that a proving decode at 1/8 rejects
+			// what a full-size one would.
+			t.Fatalf("%+v: Scale 1 fails with %v, this scale with %v", opt, ErrCoefficientRange, err)
 		}
 		if err != nil {
 			t.Fatalf("%+v: image/jpeg decodes, Decode fails: %v", opt, err)

@@ -21,12 +21,15 @@
 //     s×s pixels of the full inverse DCT it stands for, computed in closed
 //     form from the coefficients that mean depends on.
 //   - A progressive decode keeps, between scans, only the coefficients the
-//     inverse DCT of its scale needs (and the set of the non-zero ones, which
-//     decides which bits a refinement scan has): 264 bytes per block at
-//     scale 1 (image/jpeg: 256), 106 at 1/2, 58 at 1/4, 10 at 1/8 (int16s
-//     at the reduced scales: see coef). With SkipAC at scale 1/8, its AC
+//     inverse DCT of its scale needs, as int16s (image/jpeg: int32s), and the
+//     set of the non-zero ones, which decides which bits a refinement scan
+//     has: 136 bytes per block at scale 1 (image/jpeg: 256, and its planes),
+//     106 at 1/2, 58 at 1/4, 10 at 1/8. With SkipAC at scale 1/8, its AC
 //     scans are skipped without entropy decoding, and it keeps only the DC
-//     coefficient (2 bytes per block).
+//     coefficient (2 bytes per block). At scale 1, after the last scan, the
+//     inverse DCT writes each component's plane into the front of that
+//     component's coefficient store (coefs.go), so the planes cost nothing
+//     more.
 //   - The entropy decoder was rewritten for speed (huffman.go): a 64-bit bit
 //     buffer refilled up to 8 bytes at a time, a 9-bit look-up table, and a
 //     second one that decodes a short AC code and its coefficient together;
@@ -43,15 +46,20 @@
 //   - DecodeHeader, AllocBytes and DecodeBytes (which decodes from the
 //     input slice, with no copy) are new.
 //
-// Scale 1 gives image/jpeg's results for every input: the same pixels, and an
-// error exactly when image/jpeg returns one (the tests, and FuzzDecode,
-// check this against image/jpeg itself). The rewritten parts are careful to
-// keep image/jpeg's behaviour on corrupt input too: where it fails because
-// entropy-coded data ends early, where it decodes a Huffman code bit by bit
-// rather than with its look-up table (which give different results for a
-// table that over-subscribes the code space), where a run overshoots the
-// end of a band, and so on (see huffman.go). At the reduced scales, without
-// SkipAC, the entropy decoding is the same, so the same inputs fail.
+// Scale 1 gives image/jpeg's results for every input but one kind: the same
+// pixels, and an error exactly when image/jpeg returns one (the tests, and
+// FuzzDecode, check this against image/jpeg itself). The one deliberate
+// deviation, [ErrCoefficientRange], comes from keeping coefficients as
+// int16s: a progressive file fails with it, where image/jpeg decodes it, when
+// a quantized coefficient it sends leaves int16's range (accumulated DC
+// differences, a large Al shift), or when its AC scans break the order of
+// successive approximation (a band's first scan sent again, unless at Al 0
+// after one at Al 0; a refinement that does not continue where the last scan
+// of its positions stopped), through which
+// refinements could take one out. No valid 8-bit JPEG does either: its
+// coefficients fit in 12 bits, and encoders send each bit once, in order.
+// Both checks fail alike at every scale (but 1/8 with SkipAC, which reads no
+// AC scan), so a decode at 1/8 proves a file for every other scale.
 //
 // Every check of image/jpeg is kept: frame and scan header validation,
 // Huffman and quantization table validation, component counts and sampling
@@ -209,27 +217,25 @@ func DecodeHeader(r io.Reader) (Header, error) {
 }
 
 // progBlockBytes returns what a progressive decode keeps per block between
-// scans: the coefficients the inverse DCT needs (64 int32s at scale 1; 49, 25
-// or 1 int16s at 1/2, 1/4, 1/8: see coef) and the set of the non-zero ones (a
-// uint64), or with SkipAC at 1/8 the DC coefficient alone.
+// scans: the coefficients the inverse DCT needs (64, 49, 25 or 1 int16s at
+// scale 1, 1/2, 1/4, 1/8: see layouts and coefs) and the set of the non-zero
+// ones (a uint64), or with SkipAC at 1/8 the DC coefficient alone.
 func progBlockBytes(shift uint, skipAC bool) int64 {
-	size := int64(4)
-	if shift > 0 {
-		size = 2
-	}
 	if shift == 3 && skipAC {
-		return size
+		return 2
 	}
-	return size*int64(layouts[shift].n) + 8
+	return 2*int64(layouts[shift].n) + 8
 }
 
 // AllocBytes estimates the bytes Decode allocates for an image with header h
 // decoded with opt: the image planes at the scaled size, padded to whole
 // MCUs (bs×bs bytes per 8×8 block of every component, bs = 8/Scale); for a
-// progressive image what is kept between scans (264, 106, 58 or 10 bytes
+// progressive image what is kept between scans (136, 106, 58 or 10 bytes
 // per block at scale 1, 1/2, 1/4, 1/8: the coefficients the reduced inverse
 // DCT needs and the set of the non-zero ones; 2 with Scale 8 and SkipAC,
-// which keeps only DC); and, when the
+// which keeps only DC), where at scale 1 the planes are written into the
+// coefficients' memory, and so not counted again, but a band of one block row
+// (64 bytes per block of the widest component) is; and, when the
 // decoder converts the planes to an *image.RGBA or *image.CMYK (four
 // components, or three with AdobeTransform 0 or component IDs 'R', 'G',
 // 'B'), 4 bytes per output pixel. The count is exact for the large
@@ -271,11 +277,17 @@ func AllocBytes(h Header, opt Options) int64 {
 	myy := ceilDiv(ht, 8*maxV)
 
 	perBlock := progBlockBytes(shift, opt.SkipAC)
+	inPlace := h.Progressive && shift == 0 // see reconstructInPlace
 	var total int64
+	if inPlace {
+		total = mulSat(mulSat(mxx, maxH), 64) // the band
+	}
 	for _, c := range h.Components {
 		ch, cv := sampling(c)
 		blocks := mulSat(mulSat(mxx, ch), mulSat(myy, cv))
-		total = addSat(total, mulSat(blocks, bs*bs))
+		if !inPlace {
+			total = addSat(total, mulSat(blocks, bs*bs))
+		}
 		if h.Progressive {
 			total = addSat(total, mulSat(blocks, perBlock))
 		}
@@ -333,7 +345,9 @@ const KeepLimit = 8 << 20
 // 1/2) that leaves at least twice the target on both axes, so that the filter
 // that follows has real pixels to work from, or full size. A progressive image
 // keeps the coefficients of every block until its last scan (at 1/4, 14.5
-// times its decoded planes); while that store would pass KeepLimit and half the scale
+// times its decoded planes; at full scale, where the planes are written into
+// that store, 72 bytes a block beyond them); while what it keeps beyond the
+// planes would pass KeepLimit and half the scale
 // still covers the target, the scale is halved, down to 1/8 from the DC
 // coefficients alone (2 bytes a block), and the filter works from one to two
 // times the target. At 1/8, SkipAC is set: only DC coefficients matter there.

@@ -140,14 +140,19 @@ type decoder struct {
 
 	comp [maxComponents]component
 	// progCoeffs is the saved state between progressive-mode scans: the
-	// coefficients of each block, quantized. image/jpeg keeps all 64, in
-	// natural order ([]block); this decoder keeps those the inverse DCT of
-	// its scale needs, progLayout.n int32s per block (see layouts), at
-	// full size.
-	progCoeffs [maxComponents][]int32
-	// prog16 replaces progCoeffs at the reduced scales (see coef).
-	prog16     [maxComponents][]int16
+	// coefficients of each block, quantized. image/jpeg keeps all 64, as
+	// int32s in natural order ([]block); this decoder keeps those the inverse
+	// DCT of its scale needs, progLayout.n int16s per block (see layouts and
+	// coefs). At scale 1, the inverse DCT writes each component's plane into
+	// the front of its buffer (reconstructInPlace).
+	progCoeffs [maxComponents]coefs
 	progLayout *layout
+	// progAl is, per component and zig-zag position, 1 + the Al of the last
+	// AC scan that sent bits of it, or 0 if none has (see progression).
+	progAl [maxComponents][blockSize]uint8
+	// progStarted is set at the first SOS of a progressive decode at scale
+	// 1, which makes its image only after the last scan.
+	progStarted bool
 	// progNZ is, for each block of progCoeffs, the set of the zig-zag
 	// positions of its non-zero AC coefficients (bit k for position k), kept
 	// or not: for refineNonZeroes, and to decode the same bits whatever is

@@ -24,25 +24,7 @@ func (d *decoder) makeImg(mxx, myy int) {
 
 	h0 := d.comp[0].h
 	v0 := d.comp[0].v
-	hRatio := h0 / d.comp[1].h
-	vRatio := v0 / d.comp[1].v
-	var subsampleRatio image.YCbCrSubsampleRatio
-	switch hRatio<<4 | vRatio {
-	case 0x11:
-		subsampleRatio = image.YCbCrSubsampleRatio444
-	case 0x12:
-		subsampleRatio = image.YCbCrSubsampleRatio440
-	case 0x21:
-		subsampleRatio = image.YCbCrSubsampleRatio422
-	case 0x22:
-		subsampleRatio = image.YCbCrSubsampleRatio420
-	case 0x41:
-		subsampleRatio = image.YCbCrSubsampleRatio411
-	case 0x42:
-		subsampleRatio = image.YCbCrSubsampleRatio410
-	default:
-		panic("unreachable")
-	}
+	subsampleRatio := d.subsampleRatio()
 	m := image.NewYCbCr(image.Rect(0, 0, bs*h0*mxx, bs*v0*myy), subsampleRatio)
 	d.img3 = m.SubImage(image.Rect(0, 0, sw, sh)).(*image.YCbCr)
 
@@ -50,6 +32,29 @@ func (d *decoder) makeImg(mxx, myy int) {
 		h3, v3 := d.comp[3].h, d.comp[3].v
 		d.blackPix = make([]byte, bs*h3*mxx*bs*v3*myy)
 		d.blackStride = bs * h3 * mxx
+	}
+}
+
+// subsampleRatio is the chroma subsampling of a 3 or 4 component frame,
+// which processSOF restricted to those image.YCbCr has.
+func (d *decoder) subsampleRatio() image.YCbCrSubsampleRatio {
+	hRatio := d.comp[0].h / d.comp[1].h
+	vRatio := d.comp[0].v / d.comp[1].v
+	switch hRatio<<4 | vRatio {
+	case 0x11:
+		return image.YCbCrSubsampleRatio444
+	case 0x12:
+		return image.YCbCrSubsampleRatio440
+	case 0x21:
+		return image.YCbCrSubsampleRatio422
+	case 0x22:
+		return image.YCbCrSubsampleRatio420
+	case 0x41:
+		return image.YCbCrSubsampleRatio411
+	case 0x42:
+		return image.YCbCrSubsampleRatio410
+	default:
+		panic("unreachable")
 	}
 }
 
@@ -152,26 +157,29 @@ func (d *decoder) processSOS(n int) error {
 		if ah != 0 && ah != al+1 {
 			return FormatError("bad successive approximation values")
 		}
+		if zigStart > 0 {
+			if err := d.progression(scan[0].compIndex, zigStart, zigEnd, ah, al); err != nil {
+				return err
+			}
+		}
 	}
 
 	// mxx and myy are the number of MCUs (Minimum Coded Units) in the image.
 	h0, v0 := d.comp[0].h, d.comp[0].v // The h and v values from the Y components.
 	mxx := (d.width + 8*h0 - 1) / (8 * h0)
 	myy := (d.height + 8*v0 - 1) / (8 * v0)
-	if d.img1 == nil && d.img3 == nil {
+	if d.progressive && d.shift == 0 {
+		d.progStarted = true // the planes are made in the coefficient stores
+	} else if d.img1 == nil && d.img3 == nil {
 		d.makeImg(mxx, myy)
 	}
 	if d.progressive {
 		for i := 0; i < nComp; i++ {
 			compIndex := scan[i].compIndex
 			n := mxx * myy * d.comp[compIndex].h * d.comp[compIndex].v
-			if d.progCoeffs[compIndex] == nil && d.prog16[compIndex] == nil {
+			if d.progCoeffs[compIndex] == nil {
 				d.progLayout = &layouts[d.shift]
-				if d.shift == 0 {
-					d.progCoeffs[compIndex] = make([]int32, n*d.progLayout.n)
-				} else {
-					d.prog16[compIndex] = make([]int16, n*d.progLayout.n)
-				}
+				d.progCoeffs[compIndex] = make(coefs, 2*n*d.progLayout.n)
 				if !d.skipAC {
 					d.progNZ[compIndex] = make([]uint64, n)
 				}
@@ -268,13 +276,9 @@ func (d *decoder) processSOS(n int) error {
 						pnz = &d.progNZ[compIndex][k]
 					}
 					dcT, acT := &d.huff[dcTable][scan[i].td], &d.huff[acTable][scan[i].ta]
-					var err error
-					if c := d.prog16[compIndex]; c != nil {
-						err = progBlock(d, c[k*lay.n:k*lay.n+lay.n], pnz, &b, &dc[compIndex], dcT, acT, zigStart, zigEnd, ah, al)
-					} else {
-						err = progBlock(d, d.progCoeffs[compIndex][k*lay.n:k*lay.n+lay.n], pnz, &b, &dc[compIndex], dcT, acT, zigStart, zigEnd, ah, al)
-					}
-					if err != nil {
+					k *= 2 * lay.n
+					c := d.progCoeffs[compIndex][k : k+2*lay.n]
+					if err := progBlock(d, c, pnz, &b, &dc[compIndex], dcT, acT, zigStart, zigEnd, ah, al); err != nil {
 						return err
 					}
 
@@ -593,7 +597,7 @@ func (d *decoder) decodeACTail(b *block, qz *block, huff *huffman, zig, zigEnd i
 //
 // nz is the set of zig-zag positions of b's non-zero AC coefficients, as
 // bits: refine keeps it up to date, and uses it to find them.
-func refine[T coef](d *decoder, cb []T, lay *layout, nz *uint64, h *huffman, zigStart, zigEnd, delta int32) error {
+func refine(d *decoder, cb coefs, lay *layout, nz *uint64, h *huffman, zigStart, zigEnd, delta int32) error {
 	// Refining a DC component is trivial.
 	if zigStart == 0 {
 		if zigEnd != 0 {
@@ -604,7 +608,7 @@ func refine[T coef](d *decoder, cb []T, lay *layout, nz *uint64, h *huffman, zig
 			return err
 		}
 		if bit {
-			cb[0] |= T(delta) // #nosec G115 -- see coef: an int16 may wrap, on invalid input only
+			cb.set(0, cb.get(0)|delta) // in range: see progression
 		}
 		return nil
 	}
@@ -679,7 +683,7 @@ func refine[T coef](d *decoder, cb []T, lay *layout, nz *uint64, h *huffman, zig
 			}
 			if z != 0 {
 				if s := lay.slot[zig]; s >= 0 {
-					cb[s] = T(z) // #nosec G115 -- see coef
+					cb.set(s, z) // ±delta, at most 1<<14
 				}
 				*nz |= 1 << zig
 			}
@@ -702,7 +706,7 @@ func refine[T coef](d *decoder, cb []T, lay *layout, nz *uint64, h *huffman, zig
 // the set nzSet (bit k for zig-zag position k), which takes a few
 // instructions per entry it refines instead of per entry, and refines only
 // those lay keeps. The bits read, and so the errors, are the same.
-func refineNonZeroes[T coef](d *decoder, cb []T, lay *layout, nzSet uint64, zig, zigEnd, nz, delta int32) (int32, error) {
+func refineNonZeroes(d *decoder, cb coefs, lay *layout, nzSet uint64, zig, zigEnd, nz, delta int32) (int32, error) {
 	if zig > zigEnd {
 		return zig, nil
 	}
@@ -740,23 +744,27 @@ func refineNonZeroes[T coef](d *decoder, cb []T, lay *layout, nzSet uint64, zig,
 		}
 		// If bit, add delta to the magnitude of the (non-zero) coefficient:
 		// without branches, as the bits are unpredictable.
-		v := int32(cb[s])
+		v := cb.get(s)
 		sign := v >> 31 // 0 or -1
 		dv := delta & -bit
-		cb[s] = T(v + (dv ^ sign) - sign) // #nosec G115 -- see coef
+		cb.set(s, v+(dv^sign)-sign) // in range: see progression
 	}
 	d.bits.a, d.bits.n = a, n
 	return end, nil
 }
 
 func (d *decoder) reconstructProgressiveImage() error {
+	if d.shift == 0 {
+		return d.reconstructInPlace()
+	}
 	// The h0, mxx, by and bx variables have the same meaning as in the
 	// processSOS method.
 	h0 := d.comp[0].h
 	mxx := (d.width + 8*h0 - 1) / (8 * h0)
 	lay := d.progLayout
 	for i := 0; i < d.nComp; i++ {
-		if d.progCoeffs[i] == nil && d.prog16[i] == nil {
+		c := d.progCoeffs[i]
+		if c == nil {
 			continue
 		}
 		v := 8 * d.comp[0].v / d.comp[i].v
@@ -766,12 +774,8 @@ func (d *decoder) reconstructProgressiveImage() error {
 		var b block
 		for by := 0; by*v < d.height; by++ {
 			for bx := 0; bx*h < d.width; bx++ {
-				k := by*stride + bx
-				if c := d.prog16[i]; c != nil {
-					dequantize(&b, c[k*lay.n:k*lay.n+lay.n], lay, qt)
-				} else {
-					dequantize(&b, d.progCoeffs[i][k*lay.n:k*lay.n+lay.n], lay, qt)
-				}
+				k := 2 * lay.n * (by*stride + bx)
+				dequantize(&b, c[k:k+2*lay.n], lay, qt)
 				if err := d.reconstructBlock(&b, bx, by, i); err != nil {
 					return err
 				}
@@ -781,21 +785,12 @@ func (d *decoder) reconstructProgressiveImage() error {
 	return nil
 }
 
-// coef is the type a progressive decode keeps its coefficients in between
-// scans: int32 at full size, as image/jpeg keeps them (so that the output
-// matches it bit for bit, whatever the input), and int16 at the reduced
-// scales, as libjpeg's JCOEF, which halves that store. A valid 8-bit JPEG's
-// quantized coefficients fit in 12 bits; an invalid file's may wrap in an
-// int16, which changes its pixels but never which bits are read or which
-// errors are found: which coefficients are non-zero is kept apart, in progNZ.
-type coef interface{ int16 | int32 }
-
 // progBlock decodes one block's part of a progressive scan into cb, its
 // coefficients as d.progLayout keeps them, with pnz the set of its non-zero AC
 // positions (nil with skipAC), b scratch space and dc the component's DC
 // prediction. The scan's tables and spectral and successive-approximation
 // parameters are as processSOS read them.
-func progBlock[T coef](d *decoder, cb []T, pnz *uint64, b *block, dc *int32, dcT, acT *huffman, zigStart, zigEnd int32, ah, al uint32) error {
+func progBlock(d *decoder, cb coefs, pnz *uint64, b *block, dc *int32, dcT, acT *huffman, zigStart, zigEnd int32, ah, al uint32) error {
 	lay := d.progLayout
 	if ah != 0 {
 		return refine(d, cb, lay, pnz, acT, zigStart, zigEnd, 1<<al)
@@ -809,7 +804,9 @@ func progBlock[T coef](d *decoder, cb []T, pnz *uint64, b *block, dc *int32, dcT
 			return err
 		}
 		*dc += dcDelta
-		cb[0] = T(*dc << al) // #nosec G115 -- see coef
+		if !cb.set(0, *dc<<al) {
+			return ErrCoefficientRange
+		}
 	}
 	if zig <= zigEnd && d.eobRun > 0 {
 		d.eobRun--
@@ -821,11 +818,20 @@ func progBlock[T coef](d *decoder, cb []T, pnz *uint64, b *block, dc *int32, dcT
 			return err
 		}
 		*pnz |= nz
+		// Every coefficient decoded is range-checked, kept or not, so
+		// that a first scan fails at every scale where it fails at scale 1
+		// (a proving decode at 1/8 catches what a later full-size one would).
+		var out int32 // non-zero if a coefficient left int16's range
 		for m := nz; m != 0; m &= m - 1 {
 			z := mbits.TrailingZeros64(m)
+			v := b[unzig[z]]
+			out |= v ^ int32(int16(v)) // #nosec G115 -- the range check itself
 			if s := lay.slot[z]; s >= 0 {
-				cb[s] = T(b[unzig[z]]) // #nosec G115 -- see coef
+				cb.set(s, v)
 			}
+		}
+		if out != 0 {
+			return ErrCoefficientRange
 		}
 	}
 	return nil
@@ -833,15 +839,16 @@ func progBlock[T coef](d *decoder, cb []T, pnz *uint64, b *block, dc *int32, dcT
 
 // dequantize writes a block's kept coefficients cb, dequantized by qt, into b
 // in natural order; the coefficients not kept are left as they are.
-func dequantize[T coef](b *block, cb []T, lay *layout, qt *block) {
+func dequantize(b *block, cb coefs, lay *layout, qt *block) {
 	if lay.n == blockSize {
+		cb = cb[:2*blockSize]
 		for u := range b {
-			b[u] = int32(cb[u]) * qt[u]
+			b[u] = int32(int16(binary.LittleEndian.Uint16(cb[2*u:]))) * qt[u] // #nosec G115 -- the bits of an int16, stored by set
 		}
 		return
 	}
 	for s, u := range lay.natural[:lay.n] {
-		b[u] = int32(cb[s]) * qt[u]
+		b[u] = cb.get(s) * qt[u]
 	}
 }
 
