@@ -83,6 +83,13 @@ type Options struct {
 	// boundaries. A corrupt AC scan then goes unnoticed: leave SkipAC off
 	// when the whole file must be proven to decode.
 	SkipAC bool
+	// Workers is how many goroutines the decode may use. Above 1, the
+	// sequential (baseline) scans of a frame of at least 1024 blocks, at
+	// scales 1 to 1/4, run their inverse DCTs on one more goroutine while
+	// the caller's entropy-decodes: two in all, whatever more it allows,
+	// and a ring of 544 KiB (see AllocBytes). 0 and 1 mean the caller's
+	// goroutine alone. The image, and the error, are the same.
+	Workers int
 }
 
 // errBadScale is returned for an Options.Scale other than 0, 1, 2, 4 or 8.
@@ -118,6 +125,7 @@ func Decode(r io.Reader, opt Options) (image.Image, error) {
 	d := new(decoder)
 	d.shift = shift
 	d.skipAC = shift == 3 && opt.SkipAC
+	d.workers = opt.Workers
 	return d.decode(r, false, false)
 }
 
@@ -142,6 +150,7 @@ func decodeBytesWindow(ctx context.Context, data []byte, opt Options, window int
 	d := new(decoder)
 	d.shift = shift
 	d.skipAC = shift == 3 && opt.SkipAC
+	d.workers = opt.Workers
 	d.bytes.buf = data
 	d.bytes.j = len(data)
 	if ctx != nil && ctx.Done() != nil {
@@ -232,7 +241,9 @@ func progBlockBytes(shift uint, skipAC bool) int64 {
 // which keeps only DC); and, when the
 // decoder converts the planes to an *image.RGBA or *image.CMYK (four
 // components, or three with AdobeTransform 0 or component IDs 'R', 'G',
-// 'B'), 4 bytes per output pixel. The count is exact for the large
+// 'B'), 4 bytes per output pixel; with Workers above 1, for a sequential
+// image of at least 1024 blocks at scale 1 to 1/4, the pipeline's ring
+// (557056 bytes). The count is exact for the large
 // allocations; it leaves out the decoder's fixed-size state (about 43 KB,
 // independent of the input) and the runtime's rounding up of each of the at
 // most 11 large allocations to a whole number of pages.
@@ -271,14 +282,18 @@ func AllocBytes(h Header, opt Options) int64 {
 	myy := ceilDiv(ht, 8*maxV)
 
 	perBlock := progBlockBytes(shift, opt.SkipAC)
-	var total int64
+	var total, frameBlocks int64
 	for _, c := range h.Components {
 		ch, cv := sampling(c)
 		blocks := mulSat(mulSat(mxx, ch), mulSat(myy, cv))
+		frameBlocks = addSat(frameBlocks, blocks)
 		total = addSat(total, mulSat(blocks, bs*bs))
 		if h.Progressive {
 			total = addSat(total, mulSat(blocks, perBlock))
 		}
+	}
+	if opt.Workers > 1 && !h.Progressive && shift < 3 && frameBlocks >= pipeMinBlocks {
+		total = addSat(total, pipeRingBytes)
 	}
 	if converts(h) {
 		sw := ceilDiv(w, int64(1)<<shift)
