@@ -53,7 +53,7 @@ func TestPipelineSameAsSerial(t *testing.T) {
 		require.NoError(t, err)
 		h, err := DecodeHeader(bytes.NewReader(s.data))
 		require.NoError(t, err)
-		for _, scale := range []int{1, 2, 4} {
+		for _, scale := range []int{1, 2} {
 			serial, err := decodeBytes(s.data, Options{Scale: scale})
 			require.NoError(t, err, s.name)
 			if scale == 1 {
@@ -76,15 +76,15 @@ func TestPipelineSameAsSerial(t *testing.T) {
 	}
 }
 
-// TestPipelineSmallOrScale8 checks that the pipeline is not started where it
-// does not pay: a frame under pipeMinBlocks, and scale 1/8.
-func TestPipelineSmallOrScale8(t *testing.T) {
+// TestPipelineSmallOrScale4 checks that the pipeline is not started where it
+// does not pay: a frame under pipeMinBlocks, and scales 1/4 and 1/8.
+func TestPipelineSmallOrScale4(t *testing.T) {
 	small := stdEncode(t, naturalImage(200, 100, 3), 80) // 4:2:0: 13×7 MCUs, 546 blocks
 	big := stdEncode(t, naturalImage(419, 301, 7), 80)
 	for _, tc := range []struct {
 		data []byte
 		opt  Options
-	}{{small, Options{Workers: 2}}, {big, Options{Scale: 8, Workers: 2}}} {
+	}{{small, Options{Workers: 2}}, {big, Options{Scale: 4, Workers: 2}}, {big, Options{Scale: 8, Workers: 2}}} {
 		h, err := DecodeHeader(bytes.NewReader(tc.data))
 		require.NoError(t, err)
 		serialOpt := tc.opt
@@ -110,7 +110,7 @@ func TestPipelineErrors(t *testing.T) {
 		d := s.data
 		check := func(what string, data []byte) {
 			t.Helper()
-			for _, scale := range []int{1, 4} {
+			for _, scale := range []int{1, 2} {
 				want, werr := decodeBytes(data, Options{Scale: scale})
 				got, err := decodeBytes(data, Options{Scale: scale, Workers: 2})
 				require.True(t, sameResult(want, werr, got, err), "%s, %s at 1/%d: Workers 1 returns %v, Workers 2 %v", s.name, what, scale, werr, err)
