@@ -85,7 +85,7 @@ type Options struct {
 	SkipAC bool
 	// Workers is how many goroutines the decode may use. Above 1, the
 	// sequential (baseline) scans of a frame of at least 1024 blocks, at
-	// scale 1 or 1/2, run their inverse DCTs on one more goroutine while
+	// scale 1, run their inverse DCTs on one more goroutine while
 	// the caller's entropy-decodes: two in all, whatever more it allows,
 	// and a ring of 544 KiB (see AllocBytes). 0 and 1 mean the caller's
 	// goroutine alone. The image, and the error, are the same.
@@ -242,7 +242,7 @@ func progBlockBytes(shift uint, skipAC bool) int64 {
 // decoder converts the planes to an *image.RGBA or *image.CMYK (four
 // components, or three with AdobeTransform 0 or component IDs 'R', 'G',
 // 'B'), 4 bytes per output pixel; with Workers above 1, for a sequential
-// image of at least 1024 blocks at scale 1 or 1/2, the pipeline's ring
+// image of at least 1024 blocks at scale 1, the pipeline's ring
 // (557056 bytes). The count is exact for the large
 // allocations; it leaves out the decoder's fixed-size state (about 43 KB,
 // independent of the input) and the runtime's rounding up of each of the at

@@ -168,8 +168,8 @@ type decoder struct {
 	// quantNat are the quantization tables in natural order, for the
 	// reduced inverse DCTs.
 	quantNat [maxTq + 1]block
-	// workers is Options.Workers: above 1, sequential scans at scales 1 and
-	// 1/2 run their inverse DCTs on a second goroutine (scan_pipe.go), with
+	// workers is Options.Workers: above 1, sequential scans at scale 1
+	// run their inverse DCTs on a second goroutine (scan_pipe.go), with
 	// ring as its bands.
 	workers int
 	ring    pipeRing

@@ -9,8 +9,11 @@ import (
 // two goroutines: the caller's entropy-decodes (inherently serial) and
 // dequantizes each block into a band of a small ring, as sequentialScan
 // decodes it into its one block; a second one runs the inverse DCT of each
-// finished band and stores it to the image. The bits read, the arithmetic
-// and the errors are those of sequentialScan: only where the inverse DCT runs
+// finished band and stores it to the image. The inverse DCT is the larger
+// part at full size, so when the ring is full (the second goroutine is
+// behind), the caller's reconstructs a finished band itself rather than wait,
+// and it helps with the last bands. The bits read, the arithmetic and the
+// errors are those of sequentialScan: only where the inverse DCT runs
 // changes.
 
 const (
@@ -24,8 +27,8 @@ const (
 	// pipeMinBlocks is the smallest frame (in blocks) decoded by a pipeline:
 	// below two bands, the goroutine is not worth its start.
 	pipeMinBlocks = 2 * pipeBandBlocks
-	// pipeMaxShift bounds the scales pipelined: 1 and 1/2.
-	pipeMaxShift = 2
+	// pipeMaxShift bounds the scales pipelined: 1 alone.
+	pipeMaxShift = 1
 )
 
 // pipeMeta is where a block of a band goes: the offset of its top left pixel
@@ -60,15 +63,14 @@ func (d *decoder) frameBlocks(mxx, myy int) int64 {
 }
 
 // pipelined reports whether a sequential scan of this frame is decoded by a
-// pipeline: with more than one worker, an inverse DCT worth running apart
-// (scale 1 or 1/2: about half of a decode at 1, a fifth at 1/2; the 2×2 one of
-// 1/4 saves less than the hand-over costs), and a frame of at least
-// pipeMinBlocks.
+// pipeline: with more than one worker, at scale 1 (where the inverse DCT is
+// one to two thirds of the decode; the reduced ones of 1/2 and below save
+// less than the hand-over costs), and for a frame of at least pipeMinBlocks.
 func (d *decoder) pipelined(mxx, myy int) bool {
 	return d.workers > 1 && d.shift < pipeMaxShift && d.frameBlocks(mxx, myy) >= pipeMinBlocks
 }
 
-// sequentialScanPipe is sequentialScan (shift 0 or 1) as a pipeline: see above.
+// sequentialScanPipe is sequentialScan (shift 0) as a pipeline: see above.
 // The reconstructing goroutine has finished when it returns; an error is
 // sequentialScan's, and a panic of that goroutine is raised again here.
 func (d *decoder) sequentialScanPipe(sc []seqComp, mxx, myy int) (err error) {
@@ -107,18 +109,48 @@ func (d *decoder) sequentialScanPipe(sc []seqComp, mxx, myy int) (err error) {
 		}
 	}()
 
+	// next returns a free band: one the second goroutine has finished, or
+	// when there is none, one the caller reconstructs itself.
+	next := func() int {
+		select {
+		case k := <-free:
+			return k
+		default:
+		}
+		select {
+		case k := <-free:
+			return k
+		case b := <-full:
+			d.reconstructBand(ring, b, sc)
+			return b.k
+		}
+	}
 	cur, n := <-free, 0
 	defer func() {
+		// The second goroutine is done when this returns, even if the
+		// caller's inverse DCT panics.
+		defer func() {
+			close(full)
+			wg.Wait()
+			if panicked != nil {
+				panic(panicked)
+			}
+		}()
 		if err == nil && n > 0 {
 			full <- pipeBand{cur, n}
 		}
 		if err != nil {
 			abort.Store(true)
 		}
-		close(full)
-		wg.Wait()
-		if panicked != nil {
-			panic(panicked)
+		// Help with the bands left.
+		for !abort.Load() {
+			select {
+			case b := <-full:
+				d.reconstructBand(ring, b, sc)
+				continue
+			default:
+			}
+			break
 		}
 	}()
 
@@ -154,7 +186,7 @@ func (d *decoder) sequentialScanPipe(sc []seqComp, mxx, myy int) (err error) {
 					dc[i] += dcDelta
 					if n == pipeBandBlocks {
 						full <- pipeBand{cur, n}
-						cur, n = <-free, 0
+						cur, n = next(), 0
 						if abort.Load() {
 							return nil // the panic is raised on the way out
 						}
@@ -184,8 +216,8 @@ func (d *decoder) sequentialScanPipe(sc []seqComp, mxx, myy int) (err error) {
 	return nil
 }
 
-// reconstructBand runs the inverse DCT of the blocks of band b and stores
-// them to the image, as sequentialScan does block by block.
+// reconstructBand runs the (full-size) inverse DCT of the blocks of band b
+// and stores them to the image, as sequentialScan does block by block.
 func (d *decoder) reconstructBand(ring *pipeRing, b pipeBand, sc []seqComp) {
 	base := b.k * pipeBandBlocks
 	blocks := ring.blocks[base : base+b.n]
@@ -194,10 +226,6 @@ func (d *decoder) reconstructBand(ring *pipeRing, b pipeBand, sc []seqComp) {
 		m := meta[j]
 		c := &sc[m.comp]
 		dst := c.dst[m.off:]
-		if d.shift == 0 {
-			idctStore(&blocks[j], dst, c.stride)
-		} else {
-			idct4x4(&blocks[j], dst, c.stride)
-		}
+		idctStore(&blocks[j], dst, c.stride)
 	}
 }
