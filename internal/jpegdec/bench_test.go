@@ -58,7 +58,7 @@ func benchDecode(b *testing.B, data []byte) {
 			return err
 		})
 	})
-	for _, opt := range []Options{{Scale: 1}, {Scale: 1, Workers: 2}, {Scale: 2}, {Scale: 2, Workers: 2}, {Scale: 4}, {Scale: 8}, {Scale: 8, SkipAC: true}} {
+	for _, opt := range []Options{{Scale: 1}, {Scale: 1, Workers: 2}, {Scale: 2}, {Scale: 4}, {Scale: 8}, {Scale: 8, SkipAC: true}} {
 		name := optName(opt)
 		b.Run(name, func(b *testing.B) {
 			measure(b, len(data), func() error {
@@ -147,7 +147,7 @@ func BenchmarkDecodePhotos(b *testing.B) {
 		for _, data := range set {
 			size += len(data)
 		}
-		for _, opt := range []Options{{Scale: 1}, {Scale: 1, Workers: 2}, {Scale: 2}, {Scale: 2, Workers: 2}, {Scale: 4}, {Scale: 4, Workers: 2}, {Scale: 8, SkipAC: true}} {
+		for _, opt := range []Options{{Scale: 1}, {Scale: 1, Workers: 2}, {Scale: 2}, {Scale: 4}, {Scale: 8, SkipAC: true}} {
 			b.Run(kind+"/"+optName(opt), func(b *testing.B) {
 				measure(b, size, func() error {
 					for _, data := range set {
