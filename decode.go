@@ -171,7 +171,11 @@ func decodeImage(ctx context.Context, data []byte, h header, o decodeOpts) (deco
 	)
 	switch h.format {
 	case JPEG:
-		img, err = jpegdec.DecodeBytes(ctx, data, jpegOptions(o)) // checks ctx as r would
+		// A baseline JPEG's inverse DCTs run on a second goroutine when the render slot
+		// grants one (rowWorkers; decodeBytesFor counts the ring).
+		jo := jpegOptions(o)
+		jo.Workers = rowWorkers(ctx)
+		img, err = jpegdec.DecodeBytes(ctx, data, jo) // checks ctx as r would
 	case PNG:
 		// pngdec returns image/png's image (type, pixels, palette; fuzzed against it) at
 		// no more memory than image/png (pngDecodeBytes covers it), faster.

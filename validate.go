@@ -67,12 +67,18 @@ func (h header) decodedSize(o decodeOpts) (int, int) {
 }
 
 // decodeBytesFor is the memory decodeImage allocates for h under o, which every budget
-// reservation is made from. A JPEG's depends on o (scale, SkipAC), so it is
-// jpegdec.AllocBytes, the estimate of the decoder decodeImage runs, and nothing else;
+// reservation is made from. A JPEG's depends on o (scale, SkipAC) and on whether the
+// render slot grants a second goroutine (known only once the render starts), so it is
+// jpegdec.AllocBytes with Workers 2, the estimate of the decoder decodeImage runs at
+// most, and nothing else;
 // the other decoders' do not, so it is h.decodeBytes.
 func (h header) decodeBytesFor(o decodeOpts) int64 {
 	if h.format == JPEG {
-		return jpegdec.AllocBytes(*h.jpeg, jpegOptions(o))
+		// The render slot may grant the decode a second goroutine (decodeImage), whose
+		// ring is counted whether or not it does.
+		jo := jpegOptions(o)
+		jo.Workers = 2
+		return jpegdec.AllocBytes(*h.jpeg, jo)
 	}
 	return h.decodeBytes
 }

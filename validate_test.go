@@ -86,7 +86,7 @@ var ycck22 = []jpegdec.Component{{ID: 1, H: 2, V: 2}, {ID: 2, H: 1, V: 1}, {ID: 
 // TestInspectJPEGReservation checks where a JPEG's budget reservation comes from: inspect
 // keeps the frame header jpegdec.DecodeHeader reads (the header of the decoder that runs),
 // and every reservation, Put's and a render's alike, is jpegdec.AllocBytes of it at the
-// decode's scale. That AllocBytes covers what jpegdec.Decode allocates is checked in
+// decode's scale, with Workers 2 (the ring of a baseline decode's second goroutine). That AllocBytes covers what jpegdec.Decode allocates is checked in
 // internal/jpegdec (TestAllocBytes, FuzzDecode).
 func TestInspectJPEGReservation(t *testing.T) {
 	rgb := []jpegdec.Component{{ID: 1, H: 1, V: 1}, {ID: 2, H: 1, V: 1}, {ID: 3, H: 1, V: 1}}
@@ -127,7 +127,10 @@ func TestInspectJPEGReservation(t *testing.T) {
 				{decodeOpts{jpegScale: 8, skipAC: true}, jpegdec.Options{Scale: 8, SkipAC: true}},
 				{proveOpts, jpegdec.Options{Scale: 8}},
 			} {
-				est := jpegdec.AllocBytes(want, c.opt)
+				// With the ring of a pipelined decode, which the render slot may grant.
+				opt := c.opt
+				opt.Workers = 2
+				est := jpegdec.AllocBytes(want, opt)
 				assert.Positive(t, est)
 				assert.Equal(t, est, h.decodeBytesFor(c.o), "%+v", c.o)
 			}

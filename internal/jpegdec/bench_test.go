@@ -41,13 +41,14 @@ func measure(b *testing.B, size int, decode func() error) {
 	defer runtime.UnlockOSThread()
 	b.ReportAllocs()
 	b.SetBytes(int64(size))
-	start := threadCPUTime()
+	start, pstart := threadCPUTime(), processCPUTime()
 	for b.Loop() {
 		if err := decode(); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportMetric(float64(threadCPUTime()-start)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(processCPUTime()-pstart)/float64(b.N), "proc-cpu-ns/op")
 }
 
 func benchDecode(b *testing.B, data []byte) {
@@ -57,11 +58,8 @@ func benchDecode(b *testing.B, data []byte) {
 			return err
 		})
 	})
-	for _, opt := range []Options{{Scale: 1}, {Scale: 2}, {Scale: 4}, {Scale: 8}, {Scale: 8, SkipAC: true}} {
-		name := fmt.Sprintf("scale%d", opt.Scale)
-		if opt.SkipAC {
-			name += "-skipac"
-		}
+	for _, opt := range []Options{{Scale: 1}, {Scale: 1, Workers: 2}, {Scale: 2}, {Scale: 4}, {Scale: 8}, {Scale: 8, SkipAC: true}} {
+		name := optName(opt)
 		b.Run(name, func(b *testing.B) {
 			measure(b, len(data), func() error {
 				_, err := Decode(bytes.NewReader(data), opt)
@@ -69,6 +67,19 @@ func benchDecode(b *testing.B, data []byte) {
 			})
 		})
 	}
+}
+
+// optName names a benchmark of opt: scale1, scale1-w2 (Workers 2),
+// scale8-skipac.
+func optName(opt Options) string {
+	name := fmt.Sprintf("scale%d", opt.Scale)
+	if opt.SkipAC {
+		name += "-skipac"
+	}
+	if opt.Workers > 1 {
+		name += fmt.Sprintf("-w%d", opt.Workers)
+	}
+	return name
 }
 
 // BenchmarkDecode decodes generated 4:2:0 q85 baseline JPEGs of 12 and 3
@@ -104,7 +115,8 @@ func BenchmarkDecodeFile(b *testing.B) {
 // BenchmarkDecodePhotos decodes every JPEG of the directory named by
 // $JPEGDEC_PHOTOS (skipped when unset), e.g. scripts/fetch-photos.sh's set,
 // baseline and progressive files apart: one op decodes each file of the kind
-// once. Scale 8 with a baseline file is the entropy stage alone, nearly
+// once. The -w2 runs decode with Workers 2 (the wall time is what it gains;
+// cpu-ns/op is the calling thread's, proc-cpu-ns/op the process's). Scale 8 with a baseline file is the entropy stage alone, nearly
 // (the 1×1 inverse DCT is a multiply); scale 4 is what a 320-px thumbnail
 // of a 12 MP photo decodes at.
 func BenchmarkDecodePhotos(b *testing.B) {
@@ -135,8 +147,8 @@ func BenchmarkDecodePhotos(b *testing.B) {
 		for _, data := range set {
 			size += len(data)
 		}
-		for _, opt := range []Options{{Scale: 1}, {Scale: 4}, {Scale: 8, SkipAC: true}} {
-			b.Run(fmt.Sprintf("%s/scale%d", kind, opt.Scale), func(b *testing.B) {
+		for _, opt := range []Options{{Scale: 1}, {Scale: 1, Workers: 2}, {Scale: 2}, {Scale: 4}, {Scale: 8, SkipAC: true}} {
+			b.Run(kind+"/"+optName(opt), func(b *testing.B) {
 				measure(b, size, func() error {
 					for _, data := range set {
 						if _, err := DecodeBytes(context.Background(), data, opt); err != nil {

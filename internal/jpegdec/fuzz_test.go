@@ -26,8 +26,8 @@ const allocSlack = 128 << 10
 // coefficient out of int16's range, or scans out of order), and then, and
 // only then, so does every other scale (SkipAC may not); if image/jpeg fails, so does
 // Decode at every scale without SkipAC (SkipAC may accept a file whose AC
-// scans are corrupt); and Decode allocates no more than AllocBytes
-// estimates, plus a constant.
+// scans are corrupt); Workers 2 gives the result Workers 1 does; and Decode
+// allocates no more than AllocBytes estimates, plus a constant.
 //
 // The seeds are the small files of the test corpus (large seeds slow the
 // fuzzer down, mostly by making it minimize large inputs).
@@ -40,6 +40,8 @@ func FuzzDecode(f *testing.F) {
 	for _, tc := range coefRangeCases() {
 		f.Add(coefFile(tc.set, tc.scans))
 	}
+	// A frame Workers 2 pipelines (1024 blocks), small enough to mutate.
+	f.Add(stdEncode(f, toGray(naturalImage(256, 256, 11)), 5))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkDecode(t, data)
 	})
@@ -84,6 +86,9 @@ func checkDecode(t *testing.T, data []byte) {
 				opt, hdr.Width, hdr.Height, len(hdr.Components), hdr.Progressive, alloc, est(opt))
 		}
 		sameAllWays(t, data, opt, got, err)
+		if opt.Scale < 8 {
+			samePipelined(t, data, opt, got, err, est)
+		}
 		if werr != nil {
 			if err == nil && !opt.SkipAC {
 				t.Fatalf("%+v: image/jpeg fails (%v), Decode succeeds", opt, werr)
@@ -147,6 +152,24 @@ func sameAllWays(t *testing.T, data []byte, opt Options, got image.Image, err er
 		if !sameResult(got, err, got3, err3) {
 			t.Fatalf("%+v: DecodeBytes returns %v; Decode %v", opt, err, err3)
 		}
+	}
+}
+
+// samePipelined checks that data decodes with opt and Workers 2 (a pipeline,
+// for a frame of at least pipeMinBlocks) as with Workers 1, to got and err,
+// within what AllocBytes estimates for it.
+func samePipelined(t *testing.T, data []byte, opt Options, got image.Image, err error, est func(Options) int64) {
+	t.Helper()
+	opt.Workers = 2
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	got2, err2 := decodeBytes(data, opt)
+	runtime.ReadMemStats(&after)
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > uint64(est(opt))+allocSlack {
+		t.Fatalf("%+v: allocated %d bytes, AllocBytes %d", opt, alloc, est(opt))
+	}
+	if !sameResult(got, err, got2, err2) {
+		t.Fatalf("%+v: Workers 1 returns %v, Workers 2 %v", opt, err, err2)
 	}
 }
 

@@ -91,6 +91,13 @@ type Options struct {
 	// boundaries. A corrupt AC scan then goes unnoticed: leave SkipAC off
 	// when the whole file must be proven to decode.
 	SkipAC bool
+	// Workers is how many goroutines the decode may use. Above 1, the
+	// sequential (baseline) scans of a frame of at least 1024 blocks, at
+	// scale 1, run their inverse DCTs on one more goroutine while
+	// the caller's entropy-decodes: two in all, whatever more it allows,
+	// and a ring of 544 KiB (see AllocBytes). 0 and 1 mean the caller's
+	// goroutine alone. The image, and the error, are the same.
+	Workers int
 }
 
 // errBadScale is returned for an Options.Scale other than 0, 1, 2, 4 or 8.
@@ -126,6 +133,7 @@ func Decode(r io.Reader, opt Options) (image.Image, error) {
 	d := new(decoder)
 	d.shift = shift
 	d.skipAC = shift == 3 && opt.SkipAC
+	d.workers = opt.Workers
 	return d.decode(r, false, false)
 }
 
@@ -150,6 +158,7 @@ func decodeBytesWindow(ctx context.Context, data []byte, opt Options, window int
 	d := new(decoder)
 	d.shift = shift
 	d.skipAC = shift == 3 && opt.SkipAC
+	d.workers = opt.Workers
 	d.bytes.buf = data
 	d.bytes.j = len(data)
 	if ctx != nil && ctx.Done() != nil {
@@ -238,7 +247,9 @@ func progBlockBytes(shift uint, skipAC bool) int64 {
 // (64 bytes per block of the widest component) is; and, when the
 // decoder converts the planes to an *image.RGBA or *image.CMYK (four
 // components, or three with AdobeTransform 0 or component IDs 'R', 'G',
-// 'B'), 4 bytes per output pixel. The count is exact for the large
+// 'B'), 4 bytes per output pixel; with Workers above 1, for a sequential
+// image of at least 1024 blocks at scale 1, the pipeline's ring
+// (557056 bytes). The count is exact for the large
 // allocations; it leaves out the decoder's fixed-size state (about 43 KB,
 // independent of the input) and the runtime's rounding up of each of the at
 // most 11 large allocations to a whole number of pages.
@@ -278,19 +289,23 @@ func AllocBytes(h Header, opt Options) int64 {
 
 	perBlock := progBlockBytes(shift, opt.SkipAC)
 	inPlace := h.Progressive && shift == 0 // see reconstructInPlace
-	var total int64
+	var total, frameBlocks int64
 	if inPlace {
 		total = mulSat(mulSat(mxx, maxH), 64) // the band
 	}
 	for _, c := range h.Components {
 		ch, cv := sampling(c)
 		blocks := mulSat(mulSat(mxx, ch), mulSat(myy, cv))
+		frameBlocks = addSat(frameBlocks, blocks)
 		if !inPlace {
 			total = addSat(total, mulSat(blocks, bs*bs))
 		}
 		if h.Progressive {
 			total = addSat(total, mulSat(blocks, perBlock))
 		}
+	}
+	if opt.Workers > 1 && !h.Progressive && shift < pipeMaxShift && frameBlocks >= pipeMinBlocks {
+		total = addSat(total, pipeRingBytes)
 	}
 	if converts(h) {
 		sw := ceilDiv(w, int64(1)<<shift)

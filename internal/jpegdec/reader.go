@@ -173,6 +173,11 @@ type decoder struct {
 	// quantNat are the quantization tables in natural order, for the
 	// reduced inverse DCTs.
 	quantNat [maxTq + 1]block
+	// workers is Options.Workers: above 1, sequential scans at scale 1
+	// run their inverse DCTs on a second goroutine (scan_pipe.go), with
+	// ring as its bands.
+	workers int
+	ring    pipeRing
 }
 
 // fill fills up the d.bytes.buf buffer from the underlying io.Reader. It

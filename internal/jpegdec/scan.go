@@ -207,6 +207,9 @@ func (d *decoder) processSOS(n int) error {
 				qz: &d.quant[d.comp[ci].tq], dst: dst, stride: stride,
 			}
 		}
+		if d.pipelined(mxx, myy) {
+			return d.sequentialScanPipe(sc[:nComp], mxx, myy)
+		}
 		return d.sequentialScan(sc[:nComp], mxx, myy)
 	}
 	mcu, expectedRST := 0, uint8(rst0Marker)
