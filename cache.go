@@ -251,6 +251,9 @@ type hooks struct {
 	// eagerRender runs in a Put's decode goroutine, after the proof and before each eager
 	// rendition rendered from its pixels, with the decode's context.
 	eagerRender func(ctx context.Context)
+	// metaRebuild runs when a read of metadata that must be rebuilt is about to join
+	// the shared rebuild.
+	metaRebuild func()
 	// noStage makes Put store after the proof even on a storage that can stage.
 	noStage bool
 }

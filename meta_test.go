@@ -1,9 +1,12 @@
 package fastimagecache
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -80,5 +83,42 @@ func TestMetadataOfAbsentOriginalIsNotFound(t *testing.T) {
 	_, err = c.Stat(t.Context(), id)
 	require.ErrorIs(t, err, ErrNotFound, "once quarantined")
 	assert.NoFileExists(t, metaFile(dir, id))
+	durConsistent(t, dir, c)
+}
+
+// TestConcurrentReadsShareAMetadataRebuild: reads of one ID whose metadata is missing
+// share one rebuild (it reads, verifies and decodes the whole original), as Gets share
+// a render. The rebuild's decode waits until every reader has come for the metadata.
+func TestConcurrentReadsShareAMetadataRebuild(t *testing.T) {
+	dir := t.TempDir()
+	c := openDur(t, dir, diskOnly)
+	want := durPut(t, c, fixture.PNG(80, 60))
+	require.NoError(t, c.Close())
+	require.NoError(t, os.Remove(metaFile(dir, want.ID)))
+
+	c = openDur(t, dir, diskOnly)
+	const readers = 8
+	var arrived sync.WaitGroup
+	arrived.Add(readers)
+	c.hooks.metaRebuild = arrived.Done
+	var decodes atomic.Int32
+	c.hooks.decodeStart = func(context.Context) {
+		decodes.Add(1)
+		arrived.Wait()
+	}
+	var wg sync.WaitGroup
+	got := make([]Info, readers)
+	errs := make([]error, readers)
+	for i := range readers {
+		wg.Go(func() { got[i], errs[i] = c.Stat(t.Context(), want.ID) })
+	}
+	wg.Wait()
+	for i := range readers {
+		require.NoError(t, errs[i])
+		assert.Equal(t, want, got[i])
+	}
+	// One decode, or two or three where a reader came between the others' join and the
+	// write-back; without sharing, one per reader.
+	assert.Less(t, decodes.Load(), int32(readers/2), "decodes for %d concurrent reads", readers)
 	durConsistent(t, dir, c)
 }

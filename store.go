@@ -180,7 +180,33 @@ func (c *Cache) readMeta(ctx context.Context, id ID) (originalMeta, error) {
 	} else {
 		m = originalMeta{}
 	}
-	kept := m
+	// The rebuild reads, verifies and decodes the whole original: concurrent reads of
+	// one ID share it, as concurrent Gets share a render. It outlives a caller that
+	// stops waiting (Close waits for it).
+	if c.hooks.metaRebuild != nil {
+		c.hooks.metaRebuild()
+	}
+	ch := c.group.DoChan("meta:"+string(id), func() (any, error) {
+		if err := c.enter(); err != nil {
+			return nil, err
+		}
+		defer c.leave()
+		return c.rebuildMeta(context.WithoutCancel(ctx), id, m)
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return originalMeta{}, res.Err
+		}
+		return res.Val.(originalMeta), nil
+	case <-ctx.Done():
+		return originalMeta{}, fmt.Errorf("wait for metadata: %w", ctx.Err())
+	}
+}
+
+// rebuildMeta rebuilds id's metadata from its verified original, keeping the purge
+// count and placeholder of kept, what was read of the old metadata, and writes it back.
+func (c *Cache) rebuildMeta(ctx context.Context, id ID, kept originalMeta) (originalMeta, error) {
 	data, err := c.store.Original(ctx, string(id))
 	if err != nil {
 		if errors.Is(err, ErrCorrupt) || errors.Is(err, ErrNotFound) {
@@ -192,12 +218,12 @@ func (c *Cache) readMeta(ctx context.Context, id ID) (originalMeta, error) {
 	if err != nil {
 		return originalMeta{}, err
 	}
-	m = metaOf(h, int64(len(data)))
+	m := metaOf(h, int64(len(data)))
 	m.Purges, m.Placeholder, m.Color = kept.Purges, kept.Placeholder, kept.Color
 	if m.Placeholder == "" && m.Color == "" {
 		m.Placeholder, m.Color = c.rebuildPlaceholder(ctx, id, data, h)
 	}
-	raw, err = json.Marshal(m)
+	raw, err := json.Marshal(m)
 	if err == nil {
 		err = c.store.ReplaceMeta(ctx, string(id), raw)
 	}
