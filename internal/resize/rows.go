@@ -213,7 +213,12 @@ func RowsBytes(w, h int, layout Layout, dw, dh int) int64 {
 
 // tapsBytes bounds makeTaps' allocation for dst outputs from src samples.
 func tapsBytes(dst int, src int64) int64 {
-	scale := max(float64(src)/float64(dst), 1)
-	taps := min(int64(2*math.Ceil(scale*support))+1, src)
+	taps := tapsN(dst, src)
 	return int64(dst)*(8+2*taps) + 8*taps + 128
+}
+
+// tapsN bounds makeTaps' window length for dst outputs from src samples.
+func tapsN(dst int, src int64) int64 {
+	scale := max(float64(src)/float64(dst), 1)
+	return min(int64(2*math.Ceil(scale*support))+1, src)
 }
