@@ -6,17 +6,19 @@ import (
 	"runtime"
 
 	"github.com/fastimagecache/fastimagecache/internal/codec"
+	"github.com/fastimagecache/fastimagecache/internal/resize"
 )
 
 // renderBytes estimates the memory a render of h to s allocates, from the decode to the
-// encoded bytes: the decode at the Spec's scale; the resize's intermediate (scaled width
-// × source height, 4 bytes a pixel in imaging's NRGBA, less in our plane resizer) and
-// result, and its orientation copy; imaging's weights and per-goroutine scan lines; the
-// flattening or crop copy; the encoder's output (see encodedBytes); for an image type
-// imaging and image/png read through At, a boxed colour or two per pixel; for an
-// animation, the canvas and every frame's resize and output; and the WebP or AVIF
-// encoder's own allocation (codecBytes, webpAnimBytes), with the AVIF module's set-up
-// while no AVIF call has run in this process.
+// encoded bytes: the decode at the Spec's scale; the resize, which for every type the
+// decoders return runs internal/resize's planar or interleaved filter and orients the
+// result (resize.AnyImageBytes, for as many goroutines as renderSlot can grant), or at
+// the source's own size the orientation copy imaging makes; the flattening copy; the
+// encoder's output (see encodedBytes); for an image type the encoders read through At
+// at full size, a boxed colour or two per pixel; for an animation, the canvas and every
+// frame's resize and output; and the WebP or AVIF encoder's own allocation (codecBytes,
+// webpAnimBytes), with the AVIF module's set-up while no AVIF call has run in this
+// process.
 func renderBytes(h header, s Spec) int64 {
 	ow0, oh0 := orientedSize(h.width, h.height, h.orientation)
 	rw, rh, ow, oh := geometry(ow0, oh0, s)
@@ -30,22 +32,18 @@ func renderBytes(h header, s Spec) int64 {
 		tw, th = rh, rw
 	}
 	resized := tw != dw || th != dh
-	var frame int64
+	var frame int64 // the resize, oriented: what transformFocus allocates
 	if resized {
-		tmp := max(int64(tw)*int64(dh), int64(dw)*int64(th)) // intermediate, either axis first
-		frame = 4*(tmp+scaled) + imagingScratch(max(tw, th), max(dw, dh))
+		frame = resize.AnyImageBytes(dw, dh, tw, th, h.orientation, runtime.GOMAXPROCS(0))
 	}
-	est := h.decodeBytesFor(o) + frame + 4*scaled + 4*out + encodedBytes(h, s, ow, oh, resized)
-	if h.pixelBytes == 0 && h.format != JPEG {
-		// imaging's scanner falls back to At for these types: an interface value (4
-		// bytes, tiny-allocated) for every source pixel it reads; image/png's and
-		// image/jpeg's encoders, given the image itself at full size, box one more per
-		// pixel (Convert).
-		if resized {
-			est += 4 * src
-		} else {
-			est += 8 * src
-		}
+	est := h.decodeBytesFor(o) + frame + 4*out + encodedBytes(h, s, ow, oh, resized)
+	if !resized {
+		est += 4 * scaled // imaging's oriented NRGBA copy
+	}
+	if h.pixelBytes == 0 && h.format != JPEG && !resized {
+		// image/png's and image/jpeg's encoders, given the image itself at full size (an
+		// NYCbCrA or CMYK), box one or two colours per pixel through At.
+		est += 8 * src
 	}
 	if h.format == GIF && s.Format == WebP && h.frames > 1 {
 		// encodeWebPAnimation: eachFrame's canvases and per frame a resize of the whole
@@ -204,17 +202,6 @@ func webpAnimBytes(out int64, frames int) int64 {
 // gifEncodeFrameBytes is what encoding one more frame of an animation allocates besides
 // its pixels (see renderBytes).
 const gifEncodeFrameBytes = 80 << 10
-
-// imagingScratch is what one imaging.Resize from src to dst samples (the larger axis of
-// each) allocates besides its images, per pass: the filter weights (precomputeWeights:
-// a slice header per output sample and up to 2*(ceil(3*scale)+2) 16-byte weights each),
-// the work channel (parallel: 8 bytes per row or column) and a 4-byte-per-sample scan
-// line for each of GOMAXPROCS goroutines.
-func imagingScratch(dst, src int) int64 {
-	scale := max((src+dst-1)/max(dst, 1), 1)
-	weights := int64(dst) * (24 + 32*int64(3*scale+2))
-	return 2 * (weights + 8*int64(src) + int64(runtime.GOMAXPROCS(0))*4*int64(src))
-}
 
 // encodedBytes bounds what encoding an ow×oh rendition allocates: its output twice (the
 // chunks it is written into, then the one slice they are copied to: see chunkBuffer)
