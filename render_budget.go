@@ -12,7 +12,8 @@ import (
 // renderBytes estimates the memory a render of h to s allocates, from the decode to the
 // encoded bytes: the decode at the Spec's scale; the resize, which for every type the
 // decoders return runs internal/resize's planar or interleaved filter and orients the
-// result (resize.AnyImageBytes, for as many goroutines as renderSlot can grant), or at
+// result (resize.AnyImageBytes, for as many goroutines as renderSlot can grant;
+// resize.GrayBytes for a JPEG of one component, which decodes to an *image.Gray), or at
 // the source's own size the orientation copy imaging makes; the flattening copy; the
 // encoder's output (see encodedBytes); for an image type the encoders read through At
 // at full size, a boxed colour or two per pixel; for an animation, the canvas and every
@@ -35,6 +36,9 @@ func renderBytes(h header, s Spec) int64 {
 	var frame int64 // the resize, oriented: what transformFocus allocates
 	if resized {
 		frame = resize.AnyImageBytes(dw, dh, tw, th, h.orientation, runtime.GOMAXPROCS(0))
+		if h.format == JPEG && len(h.jpeg.Components) == 1 {
+			frame = resize.GrayBytes(dw, dh, tw, th, h.orientation, runtime.GOMAXPROCS(0)) // jpegdec's *image.Gray
+		}
 	}
 	est := h.decodeBytesFor(o) + frame + 4*out + encodedBytes(h, s, ow, oh, resized)
 	if !resized {

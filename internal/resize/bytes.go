@@ -58,6 +58,17 @@ func AnyImageBytes(w, h, dw, dh, o, workers int) int64 {
 	return margin(n)
 }
 
+// GrayBytes bounds what ImageWorkers allocates scaling a w×h *image.Gray or
+// *image.Gray16 to dw×dh with orientation o: one sample a pixel, a quarter of
+// AnyImageBytes, for a caller that knows the decoder returns one of those (a JPEG of one
+// component).
+func GrayBytes(w, h, dw, dh, o, workers int) int64 {
+	if w < 1 || h < 1 || dw < 1 || dh < 1 {
+		return 0
+	}
+	return margin(planeBytes(w, h, 1, dw, dh, o, workers, true))
+}
+
 // ycbcrBytes is what ImageWorkers allocates for a w×h *image.YCbCr's three planes,
 // before margin.
 func ycbcrBytes(w, h int, ratio image.YCbCrSubsampleRatio, dw, dh, o, workers int) int64 {

@@ -42,7 +42,8 @@ func bytesSources(w, h int) []image.Image {
 		image.NewYCbCr(image.Rect(0, 0, w+3, h+3), image.YCbCrSubsampleRatio420).SubImage(image.Rect(1, 1, w+1, h+1)))
 }
 
-// TestImageBytesCoversAllocation: ImageBytes, and AnyImageBytes, are at least what
+// TestImageBytesCoversAllocation: ImageBytes, AnyImageBytes and (for the gray types)
+// GrayBytes are at least what
 // ImageWorkers allocates for every type, shrink and enlargement, orientation and worker
 // count, and within half as much again of it (a few dozen KiB aside).
 func TestImageBytesCoversAllocation(t *testing.T) {
@@ -68,6 +69,10 @@ func TestImageBytesCoversAllocation(t *testing.T) {
 					t.Logf("%s: allocated %d, bound %d (%.2f), any %d", name, got, bound, float64(bound)/float64(got), anyBound)
 					require.GreaterOrEqual(t, bound, got, name)
 					require.GreaterOrEqual(t, anyBound, got, name)
+					switch src.(type) {
+					case *image.Gray, *image.Gray16:
+						require.GreaterOrEqual(t, GrayBytes(c.sw, c.sh, c.dw, c.dh, o, workers), got, name)
+					}
 					require.Less(t, bound, got+got/2+64<<10, name)
 				}
 			}
