@@ -103,6 +103,9 @@ func allocShapes(t testing.TB) []allocShape {
 	// into the coefficient store (jpegdec's reconstructInPlace).
 	add("jpeg/progressive-420", fixture.JPEGFlatProgressive420(w, h))
 	add("jpeg/progressive-gray", fixture.JPEGFlat(w, h, 1, true))
+	// EXIF orientations: the resize's oriented copy, turned axes, and a gray plane.
+	add("jpeg/420-orient6", fixture.WithEXIFOrientation(fixture.JPEG(w, h, 85), 6))
+	add("jpeg/gray-orient5", fixture.WithEXIFOrientation(fixture.JPEGFlat(w, h, 1, false), 5))
 	// AVIF from the encoder: the decoder's linear memory grows in steps, so two sizes.
 	opaque := noisyNRGBA(w, h)
 	for i := 3; i < len(opaque.Pix); i += 4 {
@@ -178,6 +181,7 @@ var allocSpecs = []Spec{
 // animated WebP of many small frames (its per-frame cost).
 var allocExtraSpecs = map[string][]Spec{
 	"jpeg/420":           {{Format: AVIF}},
+	"jpeg/420-orient6":   {{Width: 700, Format: JPEG}, {Width: 500, Height: 900, Fit: Cover, Format: PNG}},
 	"png/ct6-8bit":       {{Format: AVIF}},
 	"gif/anim-100-small": {{Format: WebP}, {Width: 32, Format: WebP}},
 }
