@@ -53,6 +53,7 @@ func TestImageBytesCoversAllocation(t *testing.T) {
 	for _, c := range []struct{ sw, sh, dw, dh int }{
 		{3000, 2000, 1280, 853}, {3000, 2000, 320, 213}, {1200, 900, 640, 480}, {999, 777, 100, 80},
 		{640, 480, 800, 600}, {4000, 10, 3, 3}, {17, 4000, 5, 1200},
+		{8000, 40, 2100, 32}, // wide and short: each goroutine's rows outweigh the result
 	} {
 		for _, src := range bytesSources(c.sw, c.sh) {
 			for _, o := range []int{1, 6} {
