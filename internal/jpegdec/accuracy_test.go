@@ -56,7 +56,7 @@ func scaledError(t testing.TB, data []byte, s int) []planeErr {
 	got, err := decodeBytes(data, Options{Scale: s})
 	require.NoError(t, err)
 	var out []planeErr
-	add := func(name string, s int, g []byte, gs, gw, gh int, f []byte, fs, fw, fh int) {
+	add := func(name string, g []byte, gs, gw, gh int, f []byte, fs, fw, fh int) {
 		m, x := planeStats(g, gs, gw, gh, f, fs, fw, fh, s)
 		_, xp := planeStats(g, gs, gw, gh, f, fs, fs, len(f)/fs, s)
 		out = append(out, planeErr{name, m, x, xp})
@@ -64,22 +64,16 @@ func scaledError(t testing.TB, data []byte, s int) []planeErr {
 	switch f := full.(type) {
 	case *image.Gray:
 		g := got.(*image.Gray)
-		add("Y", s, g.Pix, g.Stride, g.Rect.Dx(), g.Rect.Dy(), f.Pix, f.Stride, f.Rect.Dx(), f.Rect.Dy())
+		add("Y", g.Pix, g.Stride, g.Rect.Dx(), g.Rect.Dy(), f.Pix, f.Stride, f.Rect.Dx(), f.Rect.Dy())
 	case *image.YCbCr:
 		g := got.(*image.YCbCr)
-		add("Y", s, g.Y, g.YStride, g.Rect.Dx(), g.Rect.Dy(), f.Y, f.YStride, f.Rect.Dx(), f.Rect.Dy())
+		add("Y", g.Y, g.YStride, g.Rect.Dx(), g.Rect.Dy(), f.Y, f.YStride, f.Rect.Dx(), f.Rect.Dy())
 		gcw, gch := chromaSize(g)
 		fcw, fch := chromaSize(f)
 		// The chroma planes share one buffer: limit f.Cb to its own plane.
 		f.Cb = f.Cb[:len(f.Cr)]
-		// 4:2:0 chroma at 1/2 and 1/4 is reconstructed one scale up
-		// (chroma.go), into a 4:4:4 image: its box is half as wide.
-		cs := s
-		if g.SubsampleRatio != f.SubsampleRatio {
-			cs = s / 2
-		}
-		add("Cb", cs, g.Cb, g.CStride, gcw, gch, f.Cb, f.CStride, fcw, fch)
-		add("Cr", cs, g.Cr, g.CStride, gcw, gch, f.Cr, f.CStride, fcw, fch)
+		add("Cb", g.Cb, g.CStride, gcw, gch, f.Cb, f.CStride, fcw, fch)
+		add("Cr", g.Cr, g.CStride, gcw, gch, f.Cr, f.CStride, fcw, fch)
 	default:
 		t.Fatalf("unexpected %T", full)
 	}

@@ -260,12 +260,6 @@ func progBlockBytes(shift uint, skipAC bool) int64 {
 // (sampling factors out of 1..4 are clamped), not only one DecodeHeader
 // returned. An invalid opt.Scale counts as 1.
 func AllocBytes(h Header, opt Options) int64 {
-	return allocBytes(h, opt, true)
-}
-
-// allocBytes is AllocBytes; chroma false counts the planes as if no chroma
-// were reconstructed one scale up (for kept).
-func allocBytes(h Header, opt Options, chroma bool) int64 {
 	if h.Width <= 0 || h.Height <= 0 || len(h.Components) == 0 {
 		return 0
 	}
@@ -299,14 +293,11 @@ func allocBytes(h Header, opt Options, chroma bool) int64 {
 	if inPlace {
 		total = mulSat(mulSat(mxx, maxH), 64) // the band
 	}
-	up := chroma && chromaUpHeader(h, shift) // chroma one scale up: chroma.go
-	for i, c := range h.Components {
+	for _, c := range h.Components {
 		ch, cv := sampling(c)
 		blocks := mulSat(mulSat(mxx, ch), mulSat(myy, cv))
 		frameBlocks = addSat(frameBlocks, blocks)
-		if !inPlace && up && i > 0 {
-			total = addSat(total, mulSat(blocks, 4*bs*bs))
-		} else if !inPlace {
+		if !inPlace {
 			total = addSat(total, mulSat(blocks, bs*bs))
 		}
 		if h.Progressive {
@@ -398,5 +389,5 @@ func ScaleFor(h Header, w, ht int) Options {
 func kept(h Header, o Options) int64 {
 	planes := h
 	planes.Progressive = false
-	return AllocBytes(h, o) - allocBytes(planes, o, false)
+	return AllocBytes(h, o) - AllocBytes(planes, o)
 }

@@ -121,11 +121,6 @@ type decoder struct {
 	img3        *image.YCbCr
 	blackPix    []byte
 	blackStride int
-	// fullChroma is set by makeImg for a baseline 4:2:0 YCbCr frame decoded
-	// at 1/2 or 1/4: its chroma is reconstructed one scale up (a full 8×8 or
-	// a 4×4 inverse DCT), into a 4:4:4 image, as libjpeg picks the chroma
-	// components' DCT scaling; see chroma.go.
-	fullChroma bool
 
 	ri    int // Restart Interval.
 	nComp int

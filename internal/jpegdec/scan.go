@@ -25,9 +25,6 @@ func (d *decoder) makeImg(mxx, myy int) {
 	h0 := d.comp[0].h
 	v0 := d.comp[0].v
 	subsampleRatio := d.subsampleRatio()
-	if d.fullChroma = d.chromaUp(subsampleRatio); d.fullChroma {
-		subsampleRatio = image.YCbCrSubsampleRatio444
-	}
 	m := image.NewYCbCr(image.Rect(0, 0, bs*h0*mxx, bs*v0*myy), subsampleRatio)
 	d.img3 = m.SubImage(image.Rect(0, 0, sw, sh)).(*image.YCbCr)
 
@@ -205,8 +202,7 @@ func (d *decoder) processSOS(n int) error {
 				return UnsupportedError("too many components")
 			}
 			sc[i] = seqComp{
-				shift: d.compShift(ci),
-				h:     d.comp[ci].h, v: d.comp[ci].v,
+				h: d.comp[ci].h, v: d.comp[ci].v,
 				hdc: &d.huff[dcTable][scan[i].td], hac: &d.huff[acTable][scan[i].ta],
 				qz: &d.quant[d.comp[ci].tq], dst: dst, stride: stride,
 			}
@@ -338,7 +334,6 @@ func (d *decoder) restart(expectedRST *uint8) error {
 
 // seqComp is one component of a sequential scan, for sequentialScan.
 type seqComp struct {
-	shift    uint     // log2 of the component's scale: d.compShift
 	h, v     int      // sampling factors
 	hdc, hac *huffman // DC and AC tables
 	qz       *block   // quantization table, in zig-zag order
@@ -352,6 +347,7 @@ type seqComp struct {
 // look-ups hoisted. (The zig-zag bounds are 0..63, and Ah = Al = 0.)
 func (d *decoder) sequentialScan(sc []seqComp, mxx, myy int) error {
 	mcu, expectedRST := 0, uint8(rst0Marker)
+	bs := 8 >> d.shift
 	var (
 		b          block
 		dc         [maxComponents]int32
@@ -381,8 +377,8 @@ func (d *decoder) sequentialScan(sc []seqComp, mxx, myy int) error {
 						return err
 					}
 					dc[i] += dcDelta
-					dst := c.dst[(8>>c.shift)*(by*c.stride+bx):]
-					if c.shift == 3 {
+					dst := c.dst[bs*(by*c.stride+bx):]
+					if d.shift == 3 {
 						// The AC coefficients are not needed at 1/8.
 						if d.eobRun > 0 {
 							d.eobRun--
@@ -399,7 +395,7 @@ func (d *decoder) sequentialScan(sc []seqComp, mxx, myy int) error {
 					} else if _, err := d.decodeAC(&b, c.qz, c.hac, 1, blockSize-1, 0); err != nil {
 						return err
 					}
-					switch c.shift {
+					switch d.shift {
 					case 0:
 						idctStore(&b, dst, c.stride)
 					case 1:
