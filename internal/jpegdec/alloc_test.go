@@ -157,6 +157,14 @@ func TestScaleFor(t *testing.T) {
 		{"baseline wide to 320: 1/8", ycc(5640, 3172, false), 320, 180, Options{Scale: 8, SkipAC: true}},
 		{"baseline small: 1/2", ycc(2000, 1000, false), 320, 160, Options{Scale: 2}},
 		{"baseline no room: full size", ycc(600, 400, false), 400, 267, Options{Scale: 1}},
+		// 1/2 leaves 1920×1200, 1.5 times 1280×800: over halfNum/halfDen (4/3).
+		{"baseline 9MP to 1280: 1/2 leaves 1.5 times", ycc(3840, 2400, false), 1280, 800, Options{Scale: 2}},
+		// 1/2 leaves 1600×1000, 1.25 times 1280×800: under 4/3, where the
+		// box of the reduced IDCT shows.
+		{"baseline 6MP to 1280: 1/2 would leave 1.25 times", ycc(3200, 2000, false), 1280, 800, Options{Scale: 1}},
+		{"baseline 4MP to 1280: 1/2 would leave the target", ycc(2560, 1600, false), 1280, 800, Options{Scale: 1}},
+		// 1/4 leaves 960×600, 1.5 times 640×400: 1/4 and 1/8 still need twice.
+		{"baseline 9MP to 640: 1/2, not 1/4", ycc(3840, 2400, false), 640, 400, Options{Scale: 2}},
 		// 281k blocks kept at 1/4 (58 bytes each, 16 MB) pass KeepLimit; 1/8 gives
 		// 500×375, which still covers 320×240.
 		{"progressive 12MP to 320: 1/8 DC only", ycc(4000, 3000, true), 320, 240, Options{Scale: 8, SkipAC: true}},
